@@ -1,0 +1,5 @@
+"""Provides `python -m tuinn`."""
+
+from tuinn.cli import main
+
+main()

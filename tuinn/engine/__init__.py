@@ -1,0 +1,1 @@
+"""Provides the UI-free engine: kernels, programs, tapes, sessions."""

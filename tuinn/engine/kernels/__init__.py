@@ -1,0 +1,1 @@
+"""Provides the Numba kernels, one module per family."""
