@@ -1,0 +1,8 @@
+"""Provides the network layers and their registry (`LAYERS`, `build_layer`).
+
+Each layer family lives in its own module and registers itself with `register`.
+"""
+
+from tuinn.engine.layers.base import LAYERS, Layer, build_layer, register
+
+__all__ = ["LAYERS", "Layer", "build_layer", "register"]

@@ -1,0 +1,71 @@
+"""Provides the Layer base class and the registry of layer types.
+
+A Layer owns its parameters (updated in place by the optimizer), computes a forward
+pass over a batch, caches what its backward pass needs, and exposes named arrays for
+the views (`cache`). Shapes are per batch: (N, ...) with N first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from tuinn.errors import TuinnError
+
+LAYERS: dict[str, type["Layer"]] = {}
+
+
+def register(cls: type["Layer"]) -> type["Layer"]:
+    """Class decorator: make a layer type available under `cls.type`."""
+    LAYERS[cls.type] = cls
+    return cls
+
+
+class Layer:
+    type: ClassVar[str] = ""
+    #: option name -> default (None: required); the loader validates keys against these
+    options_spec: ClassVar[dict[str, Any]] = {}
+    #: parameter names that get L2 (weight matrices, never biases)
+    weight_params: ClassVar[tuple[str, ...]] = ()
+    #: sub-steps of the forward/backward pass (timesteps, windows); 1 for most layers
+    def substeps(self) -> int:
+        return 1
+
+    def __init__(self, name: str, options: dict[str, Any], in_shape: tuple[int, ...],
+                 rng: np.random.Generator, dtype: np.dtype):
+        self.name = name
+        self.options = {k: options.get(k, v) for k, v in self.options_spec.items()}
+        self.in_shape = tuple(in_shape)          # per sample, no batch axis
+        self.dtype = np.dtype(dtype)
+        self.params: dict[str, np.ndarray] = {}  # "W" -> array, updated in place
+        self.grads: dict[str, np.ndarray] = {}   # same keys, filled by backward
+        self.cache: dict[str, np.ndarray] = {}   # arrays for views and for backward
+        self.out_shape = self.build(rng)
+
+    # --- to override -------------------------------------------------------------
+    def build(self, rng: np.random.Generator) -> tuple[int, ...]:
+        """Create parameters; return the per-sample output shape."""
+        return self.in_shape
+
+    def forward(self, x: np.ndarray, train: bool, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Fill self.grads from the upstream gradient dy; return dL/dx."""
+        raise NotImplementedError
+
+    # --- shared ------------------------------------------------------------------
+    def param_count(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def sublayers(self) -> list["Layer"]:
+        return []
+
+
+def build_layer(spec, in_shape, rng, dtype) -> Layer:
+    """Construct the layer a LayerSpec names (its type must be registered)."""
+    cls = LAYERS.get(spec.type)
+    if cls is None:
+        raise TuinnError(f"unknown layer type {spec.type!r}", line=spec.line, key="type")
+    return cls(spec.name, spec.options, in_shape, rng, dtype)
