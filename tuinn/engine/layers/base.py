@@ -24,8 +24,6 @@ def register(cls: type["Layer"]) -> type["Layer"]:
 
 class Layer:
     type: ClassVar[str] = ""
-    #: option name -> default (None: required); the loader validates keys against these
-    options_spec: ClassVar[dict[str, Any]] = {}
     #: parameter names that get L2 (weight matrices, never biases)
     weight_params: ClassVar[tuple[str, ...]] = ()
     #: sub-steps of the forward/backward pass (timesteps, windows); 1 for most layers
@@ -35,7 +33,7 @@ class Layer:
     def __init__(self, name: str, options: dict[str, Any], in_shape: tuple[int, ...],
                  rng: np.random.Generator, dtype: np.dtype):
         self.name = name
-        self.options = {k: options.get(k, v) for k, v in self.options_spec.items()}
+        self.options = dict(options)             # validated, defaults filled by the loader
         self.in_shape = tuple(in_shape)          # per sample, no batch axis
         self.dtype = np.dtype(dtype)
         self.params: dict[str, np.ndarray] = {}  # "W" -> array, updated in place
@@ -55,6 +53,11 @@ class Layer:
         """Fill self.grads from the upstream gradient dy; return dL/dx."""
         raise NotImplementedError
 
+    @classmethod
+    def from_spec(cls, spec, in_shape, rng, dtype) -> "Layer":
+        """Build from a LayerSpec (residual overrides this to build its inner layers)."""
+        return cls(spec.name, spec.options, in_shape, rng, dtype)
+
     # --- shared ------------------------------------------------------------------
     def param_count(self) -> int:
         return int(sum(p.size for p in self.params.values()))
@@ -68,4 +71,4 @@ def build_layer(spec, in_shape, rng, dtype) -> Layer:
     cls = LAYERS.get(spec.type)
     if cls is None:
         raise TuinnError(f"unknown layer type {spec.type!r}", line=spec.line, key="type")
-    return cls(spec.name, spec.options, in_shape, rng, dtype)
+    return cls.from_spec(spec, in_shape, rng, dtype)
