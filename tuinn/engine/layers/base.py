@@ -65,10 +65,25 @@ class Layer:
     def sublayers(self) -> list["Layer"]:
         return []
 
+    def buffer(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A layer-owned scratch array of `shape` (self.dtype), reused while the shape
+        holds: outputs returned from forward/backward live in such buffers, so a caller
+        that keeps one across calls must copy it."""
+        bufs = self.__dict__.setdefault("_buffers", {})
+        buf = bufs.get(key)
+        if buf is None or buf.shape != shape:
+            buf = bufs[key] = np.empty(shape, dtype=self.dtype)
+        return buf
+
 
 def build_layer(spec, in_shape, rng, dtype) -> Layer:
     """Construct the layer a LayerSpec names (its type must be registered)."""
     cls = LAYERS.get(spec.type)
     if cls is None:
         raise TuinnError(f"unknown layer type {spec.type!r}", line=spec.line, key="type")
-    return cls.from_spec(spec, in_shape, rng, dtype)
+    try:
+        return cls.from_spec(spec, in_shape, rng, dtype)
+    except TuinnError as err:          # point at the layer's line in the scenario file
+        if err.line is None and spec.line:
+            err.line = spec.line
+        raise

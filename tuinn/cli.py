@@ -1,0 +1,97 @@
+"""Provides the `tuinn` command line: run, check, trace, train, gradcheck, snapshot, scenarios."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Optional
+
+import typer
+
+from tuinn import __version__
+from tuinn.errors import TuinnError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="tuinn: watch a neural network compute, number by number.")
+
+
+def report(err: TuinnError) -> None:
+    """The one place a user error is printed: once, on stderr, no traceback."""
+    from rich.console import Console
+    from rich.text import Text
+    Console(stderr=True, highlight=False).print(
+        Text.assemble(("error: ", "bold red"), str(err)), soft_wrap=True)
+
+
+def guarded(fn):
+    """Run a command; a TuinnError becomes a message and exit code 2."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TuinnError as err:
+            report(err)
+            raise typer.Exit(2)
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tuinn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Optional[bool] = typer.Option(
+        None, "--version", callback=_version, is_eager=True, help="Show the version and exit.")):
+    """tuinn: a terminal explorer and step-through debugger for neural networks."""
+
+
+@app.command()
+@guarded
+def run(file: str = typer.Argument(..., help="A scenario file, or a bundled scenario's name.")):
+    """Open the step-through debugger on a scenario."""
+    from tuinn.engine.build import open_session
+    spec, session = open_session(file)
+    from tuinn.tui.app import TuinnApp
+    TuinnApp(spec, session).run()
+
+
+@app.command()
+@guarded
+def check(file: str = typer.Argument(..., help="A scenario file, or a bundled scenario's name.")):
+    """Validate a scenario and summarise it (exit 0 when valid, 2 when not)."""
+    from tuinn.cli_print import print_check
+    from tuinn.engine.build import open_session
+    spec, session = open_session(file)
+    print_check(spec, session)
+
+
+@app.command()
+@guarded
+def trace(file: str = typer.Argument(..., help="A scenario file, or a bundled scenario's name."),
+          as_json: bool = typer.Option(False, "--json", help="JSON Lines per the scenario contract."),
+          iterations: int = typer.Option(1, "--iterations", min=1, help="Iterations of a network to trace.")):
+    """Run one pass step by step and print every value and gradient."""
+    from tuinn.engine.build import open_session
+    from tuinn.engine.trace import graph_trace, network_trace
+    spec, session = open_session(file)
+    events = graph_trace(session) if spec.info.kind == "graph" else network_trace(session, iterations)
+    if as_json:
+        for ev in events:
+            sys.stdout.write(json.dumps(ev) + "\n")
+        return
+    from tuinn.cli_print import print_trace
+    print_trace(spec, session, events)
+
+
+@app.command()
+def scenarios():
+    """List the bundled scenarios."""
+    from tuinn.cli_print import print_scenarios
+    print_scenarios()
+
+
+def main() -> None:
+    app()

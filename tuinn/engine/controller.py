@@ -1,0 +1,125 @@
+"""Provides Controller: runs every Session command on one engine thread, off the UI.
+
+The UI calls `submit(fn)` for a stepping command and `run()` for run mode; each
+finished command calls `on_change(event)` from the engine thread (the UI hands that
+on to its own thread). Run mode trains at full speed with no per-step recording,
+reports at most `rate` times a second, and stops at the next iteration boundary
+when paused, when a NaN or Inf appears, or when the epochs are done.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from tuinn.engine.session import Session
+
+
+@dataclass
+class Progress:
+    """What run mode reports: losses since the last report and where it is."""
+    iteration: int
+    epoch: int
+    losses: list[float] = field(default_factory=list)     # one per iteration since the last report
+    val_loss: float | None = None
+    running: bool = True
+    stopped_because: str = ""                               # "", "paused", "nan", "done", "error"
+
+
+class Controller:
+    def __init__(self, session: Session, on_change: Callable[[object], None], rate: float = 20.0):
+        self.session = session
+        self.on_change = on_change
+        self.min_interval = 1.0 / rate
+        self._queue: queue.Queue = queue.Queue()
+        self._pause = threading.Event()
+        self.running = False
+        self.busy = False
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="tuinn-engine", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ API
+    def submit(self, fn: Callable[[Session], object], event: object = "step") -> None:
+        """Run `fn(session)` on the engine thread, then report `event` (or fn's result)."""
+        self._queue.put((fn, event))
+
+    def run(self) -> None:
+        """Start run mode (ignored if already running)."""
+        if not self.running:
+            self._pause.clear()
+            self.running = True
+            self._queue.put((self._run_mode, None))
+
+    def pause(self) -> None:
+        self._pause.set()
+
+    def stop(self) -> None:
+        self._pause.set()
+        self._queue.put(None)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until every submitted command has finished (tests, headless use)."""
+        deadline = time.monotonic() + timeout
+        while (self.busy or not self._queue.empty() or self.running) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return not (self.busy or not self._queue.empty() or self.running)
+
+    # ------------------------------------------------------------------ thread
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            fn, event = item
+            self.busy = True
+            try:
+                result = fn(self.session)
+                if event is not None:
+                    self.on_change(result if result is not None else event)
+            except Exception as err:  # reported to the UI, which shows it
+                self.error = err
+                self.running = False
+                self.on_change(err)
+            finally:
+                self.busy = False
+
+    def _run_mode(self, session: Session) -> None:
+        prog = session.program
+        if session.tick > 0:                 # finish the iteration being stepped through
+            session.next_iteration()
+        total = prog.epochs * prog.per_epoch
+        progress = Progress(prog.iteration, prog.epoch_of(prog.iteration))
+        last = time.monotonic()
+        reason = "done"
+        while prog.iteration < total:
+            if self._pause.is_set():
+                reason = "paused"
+                break
+            progress.losses.append(prog.train_iteration())
+            if not math.isfinite(progress.losses[-1]) or not prog.params_finite():
+                reason = "nan"
+                break
+            now = time.monotonic()
+            if now - last >= self.min_interval:
+                progress.iteration = prog.iteration
+                progress.epoch = prog.epoch_of(prog.iteration)
+                progress.val_loss = prog.validation_loss()
+                self.on_change(progress)
+                progress = Progress(prog.iteration, prog.epoch_of(prog.iteration))
+                last = now
+        if reason == "nan":
+            session.goto_nonfinite()
+        else:
+            session.sync()
+        self.running = False
+        progress.iteration = prog.iteration
+        progress.epoch = prog.epoch_of(prog.iteration)
+        progress.val_loss = prog.validation_loss()
+        progress.running = False
+        progress.stopped_because = reason
+        self.on_change(progress)

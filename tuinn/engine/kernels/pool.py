@@ -1,0 +1,144 @@
+"""Provides the max- and average-pooling kernels, forward and backward side by side.
+
+x (N, C, H, W) -> y (N, C, OH, OW) with OH = floor((H - Z) / S) + 1, no padding.
+Max pooling records, per output cell, the flat index r*W + c of the winning input
+element (`argmax`, int64); the first maximum in row-major order wins ties, and a NaN
+wins over numbers so that a NaN is never hidden (as PyTorch does). Windows may overlap
+(stride < size): their gradients add.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tuinn.engine.jit import kernel
+from tuinn.engine.kernels.conv import Workspace, conv_out
+
+# ----------------------------------------------------------------------------- max
+
+@kernel
+def maxpool_forward_kernel(x, z, s, y, argmax):
+    """y = max over each z x z window; argmax = flat index r*W + c of the winner."""
+    N, C, H, W = x.shape                                     # (N, C, H, W)
+    oh_n, ow_n = y.shape[2], y.shape[3]                      # y, argmax (N, C, OH, OW)
+    for n in range(N):
+        for c in range(C):
+            for oh in range(oh_n):
+                r0 = oh * s
+                for ow in range(ow_n):
+                    c0 = ow * s
+                    best = x[n, c, r0, c0]
+                    idx = r0 * W + c0
+                    for i in range(z):
+                        for j in range(z):
+                            v = x[n, c, r0 + i, c0 + j]
+                            if v > best or (v != v and best == best):
+                                best = v
+                                idx = (r0 + i) * W + c0 + j
+                    y[n, c, oh, ow] = best
+                    argmax[n, c, oh, ow] = idx
+
+
+@kernel
+def maxpool_backward_kernel(dy, argmax, dx):
+    """Route each upstream gradient to the element that won its window."""
+    N, C, oh_n, ow_n = dy.shape                              # (N, C, OH, OW)
+    W = dx.shape[3]                                          # dx (N, C, H, W)
+    dx[:, :, :, :] = 0.0
+    for n in range(N):
+        for c in range(C):
+            for oh in range(oh_n):
+                for ow in range(ow_n):
+                    idx = argmax[n, c, oh, ow]
+                    dx[n, c, idx // W, idx % W] += dy[n, c, oh, ow]
+
+
+# ------------------------------------------------------------------------- average
+
+@kernel
+def avgpool_forward_kernel(x, z, s, y):
+    """y = mean over each z x z window."""
+    N, C, H, W = x.shape                                     # (N, C, H, W)
+    oh_n, ow_n = y.shape[2], y.shape[3]                      # (N, C, OH, OW)
+    area = z * z
+    for n in range(N):
+        for c in range(C):
+            for oh in range(oh_n):
+                r0 = oh * s
+                for ow in range(ow_n):
+                    c0 = ow * s
+                    acc = 0.0
+                    for i in range(z):
+                        for j in range(z):
+                            acc += x[n, c, r0 + i, c0 + j]
+                    y[n, c, oh, ow] = acc / area
+
+
+@kernel
+def avgpool_backward_kernel(dy, z, s, dx):
+    """Spread each upstream gradient evenly (1 / z**2) over its window."""
+    N, C, oh_n, ow_n = dy.shape                              # (N, C, OH, OW)
+    dx[:, :, :, :] = 0.0                                     # (N, C, H, W)
+    area = z * z
+    for n in range(N):
+        for c in range(C):
+            for oh in range(oh_n):
+                r0 = oh * s
+                for ow in range(ow_n):
+                    c0 = ow * s
+                    g = dy[n, c, oh, ow] / area
+                    for i in range(z):
+                        for j in range(z):
+                            dx[n, c, r0 + i, c0 + j] += g
+
+
+# ---------------------------------------------------------------------- wrappers
+
+def _out_shape(x_shape, size, stride):
+    N, C, H, W = x_shape
+    OH, OW = conv_out(H, size, 0, stride), conv_out(W, size, 0, stride)
+    if OH < 1 or OW < 1:
+        raise ValueError(f"pool output {OH}x{OW} < 1")
+    return N, C, OH, OW
+
+
+def maxpool_forward(x: np.ndarray, size: int, stride: int, ws: Workspace,
+                    dtype=None) -> tuple[np.ndarray, np.ndarray]:
+    """(y (N, C, OH, OW), argmax (N, C, OH, OW) int64 flat indices into each H*W plane)."""
+    x = np.ascontiguousarray(x, dtype=dtype or x.dtype)
+    shape = _out_shape(x.shape, size, stride)
+    y = ws.get("y", shape, x.dtype)
+    argmax = ws.get("argmax", shape, np.int64)
+    maxpool_forward_kernel(x, size, stride, y, argmax)
+    return y, argmax
+
+
+def maxpool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, ...],
+                     ws: Workspace, dtype=None) -> np.ndarray:
+    """dx (N, C, H, W): each dy goes to its window's winner."""
+    dy = np.ascontiguousarray(dy, dtype=dtype or dy.dtype)
+    if dy.shape != argmax.shape:
+        raise ValueError(f"maxpool backward: dy {dy.shape} vs argmax {argmax.shape}")
+    dx = ws.get("dx", tuple(x_shape), dy.dtype)
+    maxpool_backward_kernel(dy, np.ascontiguousarray(argmax), dx)
+    return dx
+
+
+def avgpool_forward(x: np.ndarray, size: int, stride: int, ws: Workspace,
+                    dtype=None) -> np.ndarray:
+    """y (N, C, OH, OW): window means."""
+    x = np.ascontiguousarray(x, dtype=dtype or x.dtype)
+    y = ws.get("y", _out_shape(x.shape, size, stride), x.dtype)
+    avgpool_forward_kernel(x, size, stride, y)
+    return y
+
+
+def avgpool_backward(dy: np.ndarray, size: int, stride: int, x_shape: tuple[int, ...],
+                     ws: Workspace, dtype=None) -> np.ndarray:
+    """dx (N, C, H, W): dy / size**2 over each window."""
+    dy = np.ascontiguousarray(dy, dtype=dtype or dy.dtype)
+    if dy.shape != _out_shape(x_shape, size, stride):
+        raise ValueError(f"avgpool backward: dy {dy.shape} does not fit x {tuple(x_shape)}")
+    dx = ws.get("dx", tuple(x_shape), dy.dtype)
+    avgpool_backward_kernel(dy, size, stride, dx)
+    return dx

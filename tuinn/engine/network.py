@@ -1,0 +1,292 @@
+"""Provides NetworkProgram: one training iteration of a layered network as Steps.
+
+Steps of an iteration: forward layer by layer, the loss, backward layer by layer
+(the loss's gradient first), then one update step per parameter. `train_iteration`
+is the fast path for run mode: the same arithmetic with no per-step recording.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from tuinn.engine import layers as _layers  # noqa: F401  (registers the layer types)
+from tuinn.engine.layers import Layer, build_layer
+from tuinn.engine.losses import Loss, l2_penalty
+from tuinn.engine.optim import Optimizer
+from tuinn.engine.program import Step
+from tuinn.engine.tape import Tape
+from tuinn.errors import TuinnError
+from tuinn.scenario.data import load_data, split
+from tuinn.scenario.spec import Spec
+
+INPUT = "input"
+LOSS = "loss"
+
+
+@dataclass
+class Snapshot:
+    """Everything an iteration starts from: parameters and optimizer state."""
+    iteration: int
+    params: dict[str, np.ndarray]
+    optim: object
+
+
+class NetworkProgram:
+    kind = "network"
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        net = spec.network
+        self.file = spec.info.path or None
+        self.dtype = np.dtype(spec.info.dtype)
+        self.seed = int(spec.info.seed)
+        rng = np.random.default_rng(self.seed)
+        self.input_shape = tuple(net.input)
+        x, y = load_data(net.data, self.input_shape, rng, self.dtype)
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise TuinnError(f"the data's samples have shape {list(x.shape[1:])}, but "
+                             f"[model] input is {list(self.input_shape)}", file=self.file,
+                             line=spec.lines.get("model.input"), key="model.input")
+        self.x, self.y, self.x_val, self.y_val = split(x, y, net.data.validation, rng)
+        self.layers: list[Layer] = []
+        shape = self.input_shape
+        for ls in net.layers:
+            try:
+                layer = build_layer(ls, shape, rng, self.dtype)
+            except TuinnError as err:
+                err.file = err.file or self.file
+                err.line = err.line or ls.line
+                raise
+            self.layers.append(layer)
+            shape = tuple(layer.out_shape)
+        self.out_shape = shape
+        self.param_layers = {}                       # "dense1.W" -> (layer, "W")
+        for layer in self._all_layers():
+            for key in layer.params:
+                self.param_layers[f"{layer.name}.{key}"] = (layer, key)
+        self._set_params(net)
+        self.loss = Loss(net.loss)
+        self.loss.check_targets(self.y, self.out_shape) if hasattr(self.loss, "check_targets") else None
+        self.optimizer = Optimizer(net.optimizer)
+        self.batch_size = net.train.batch_size or len(self.x)
+        self.batch_size = min(self.batch_size, len(self.x))
+        self.per_epoch = -(-len(self.x) // self.batch_size)
+        self.epochs = net.train.epochs
+        self.iteration = 0
+        self.history: deque[Snapshot] = deque(maxlen=max(1, spec.debug.history + 1))
+        self.steps = self._make_steps()
+        self.start = self._snapshot()
+
+    # ------------------------------------------------------------------ building
+    def _all_layers(self) -> list[Layer]:
+        out = []
+        for layer in self.layers:
+            out.append(layer)
+            out.extend(layer.sublayers())
+        return out
+
+    def _set_params(self, net) -> None:
+        given = dict(net.params)
+        if net.params_file:
+            with np.load(net.params_file, allow_pickle=False) as z:
+                for k in z.files:
+                    given.setdefault(k, z[k])
+        for key, value in given.items():
+            if key not in self.param_layers:
+                close = difflib.get_close_matches(key, list(self.param_layers), n=1)
+                raise TuinnError(f"no parameter named {key!r}", file=self.file,
+                                 line=self.spec.lines.get(f"params.{key}"), key=f"params.{key}",
+                                 hint=f"did you mean {close[0]!r}?" if close else
+                                 "parameters: " + ", ".join(self.param_layers))
+            layer, k = self.param_layers[key]
+            value = np.asarray(value, dtype=self.dtype)
+            if value.shape != layer.params[k].shape:
+                raise TuinnError(f"{key} has shape {value.shape}, expected {layer.params[k].shape}",
+                                 file=self.file, line=self.spec.lines.get(f"params.{key}"),
+                                 key=f"params.{key}")
+            layer.params[k][...] = value
+
+    def _make_steps(self) -> list[Step]:
+        steps: list[Step] = []
+
+        def add(phase, node, op, run, layer="", substeps=1):
+            steps.append(Step(len(steps), phase, node, op, run, substeps=substeps, layer=layer))
+
+        prev = INPUT
+        for layer in self.layers:
+            add("forward", layer.name, layer.type, self._fwd(layer, prev), layer.name, layer.substeps())
+            prev = layer.name
+        add("forward", LOSS, self.loss.spec.type if hasattr(self.loss, "spec") else "loss", self._loss_fwd(prev))
+        add("backward", LOSS, "loss", self._loss_bwd(prev))
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            below = self.layers[i - 1].name if i else INPUT
+            add("backward", layer.name, layer.type, self._bwd(layer, below), layer.name, layer.substeps())
+        for key, (layer, k) in self.param_layers.items():
+            add("update", key, self.optimizer.spec.type if hasattr(self.optimizer, "spec") else "update",
+                self._update(key, layer, k), layer.name)
+        return steps
+
+    # ------------------------------------------------------------------ steps
+    def _fwd(self, layer: Layer, prev: str):
+        def run(tape: Tape) -> None:
+            y = layer.forward(tape.values[prev], True, tape.extra["rng"])
+            tape.values[layer.name] = np.array(y, copy=True)
+        return run
+
+    def _loss_fwd(self, prev: str):
+        def run(tape: Tape) -> None:
+            data = self.loss.forward(tape.values[prev], tape.extra["y"])
+            reg = self.l2_value()
+            tape.extra["data_loss"] = data
+            tape.extra["l2_loss"] = reg
+            tape.values[LOSS] = np.asarray(data + reg, dtype=np.float64)
+        return run
+
+    def _loss_bwd(self, prev: str):
+        def run(tape: Tape) -> None:
+            tape.grads[LOSS] = np.ones((), dtype=self.dtype)
+            tape.grads[prev] = np.array(self.loss.backward(), copy=True)
+        return run
+
+    def _bwd(self, layer: Layer, below: str):
+        def run(tape: Tape) -> None:
+            dx = layer.backward(tape.grads[layer.name])
+            self._add_l2_grads(layer)
+            for sub in layer.sublayers():
+                self._add_l2_grads(sub)
+            if dx is not None:
+                tape.grads[below] = np.array(dx, copy=True)
+            for key, (owner, k) in self.param_layers.items():
+                if owner is layer or owner in layer.sublayers():
+                    tape.grads[key] = owner.grads[k].copy()
+        return run
+
+    def _update(self, key: str, layer: Layer, k: str):
+        def run(tape: Tape) -> None:
+            tape.extra.setdefault("before", {})[key] = layer.params[k].copy()
+            self.optimizer.step(key, layer.params[k], layer.grads[k])
+            tape.values[key] = layer.params[k].copy()
+        return run
+
+    def _add_l2_grads(self, layer: Layer) -> None:
+        l2 = self.spec.network.loss.l2
+        if l2:
+            for k in layer.weight_params:
+                layer.grads[k] += 2.0 * l2 * layer.params[k]
+
+    def l2_value(self) -> float:
+        l2 = self.spec.network.loss.l2
+        if not l2:
+            return 0.0
+        weights = [layer.params[k] for layer in self._all_layers() for k in layer.weight_params]
+        return float(l2_penalty(l2, weights))
+
+    # ------------------------------------------------------------------ iterations
+    def epoch_of(self, iteration: int) -> int:
+        return iteration // self.per_epoch
+
+    def batch(self, iteration: int) -> tuple[np.ndarray, np.ndarray]:
+        """The batch of an iteration: deterministic in (seed, epoch), so replays agree."""
+        epoch, b = divmod(iteration, self.per_epoch)
+        n = len(self.x)
+        if self.spec.network.train.shuffle:
+            order = np.random.default_rng([self.seed, 1, epoch]).permutation(n)
+        else:
+            order = np.arange(n)
+        idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+        return self.x[idx], self.y[idx]
+
+    def iteration_rng(self, iteration: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, 2, iteration])
+
+    def params(self) -> dict[str, np.ndarray]:
+        return {key: layer.params[k] for key, (layer, k) in self.param_layers.items()}
+
+    def _snapshot(self) -> Snapshot:
+        return Snapshot(self.iteration, {k: v.copy() for k, v in self.params().items()},
+                        self.optimizer.snapshot())
+
+    def restore(self, snap: Snapshot) -> None:
+        for key, value in snap.params.items():
+            layer, k = self.param_layers[key]
+            layer.params[k][...] = value
+        self.optimizer.restore(snap.optim)
+        self.iteration = snap.iteration
+        self.start = snap
+
+    def reset(self, tape: Tape) -> None:
+        """Back to the start of the current iteration (parameters as they were then)."""
+        self.restore(self.start)
+        tape.clear()
+        xb, yb = self.batch(self.iteration)
+        tape.values[INPUT] = xb
+        tape.extra["y"] = yb
+        tape.extra["rng"] = self.iteration_rng(self.iteration)
+
+    def advance(self) -> None:
+        """Make the current parameters the start of the next iteration."""
+        self.history.append(self.start)
+        self.iteration += 1
+        self.start = self._snapshot()
+
+    def train_iteration(self) -> float:
+        """One iteration at full speed, no recording; returns the loss (before the update)."""
+        xb, yb = self.batch(self.iteration)
+        rng = self.iteration_rng(self.iteration)
+        h = xb
+        for layer in self.layers:
+            h = layer.forward(h, True, rng)
+        loss = self.loss.forward(h, yb) + self.l2_value()
+        d = self.loss.backward()
+        for layer in reversed(self.layers):
+            d = layer.backward(d)
+            self._add_l2_grads(layer)
+            for sub in layer.sublayers():
+                self._add_l2_grads(sub)
+        for key, (layer, k) in self.param_layers.items():
+            self.optimizer.step(key, layer.params[k], layer.grads[k])
+        self.history.append(self.start)
+        self.iteration += 1
+        self.start = self._snapshot() if self.history.maxlen > 1 else Snapshot(self.iteration, {}, None)
+        return float(loss)
+
+    def params_finite(self) -> bool:
+        return all(np.isfinite(p).all() for p in self.params().values())
+
+    def validation_loss(self) -> float | None:
+        return self.evaluate(self.x_val, self.y_val) if len(self.x_val) else None
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
+        """Loss (with L2) on a data set, in eval mode (no dropout)."""
+        if len(x) == 0:
+            return float("nan")
+        h = x
+        for layer in self.layers:
+            h = layer.forward(h, False, None)
+        return float(self.loss.forward(h, y) + self.l2_value())
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        h = x
+        for layer in self.layers:
+            h = layer.forward(h, False, None)
+        return np.array(h, copy=True)
+
+    # ------------------------------------------------------------------ records
+    def step_record(self, tape: Tape, step: Step) -> dict:
+        if step.phase == "forward":
+            return {"value": tape.values[step.node]}
+        if step.phase == "backward":
+            return {"grad": tape.grads[step.node]}
+        return {"value": tape.values[step.node], "grad": tape.grads[step.node]}
+
+    def layer_table(self) -> list[dict]:
+        rows = [{"name": INPUT, "type": "input", "shape": list(self.input_shape), "params": 0}]
+        for layer in self.layers:
+            rows.append({"name": layer.name, "type": layer.type, "shape": list(layer.out_shape),
+                         "params": layer.param_count(), "note": getattr(layer, "note", lambda: "")()})
+        return rows

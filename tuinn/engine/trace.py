@@ -1,0 +1,55 @@
+"""Provides trace events: the contract's JSON Lines records for a run, as dicts."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from tuinn.engine.session import Session
+from tuinn.fmt import to_json
+
+
+def step_event(session: Session, iteration: int = 0) -> dict:
+    """The event for the step the session has just run."""
+    step = session.current
+    tape = session.tape
+    ev = {"event": "step", "iteration": iteration, "phase": step.phase,
+          "node": step.node, "op": step.op}
+    view = session.program.step_record(tape, step)
+    ev.update({k: to_json(v) if k != "local_grads" else {a: to_json(g) for a, g in v.items()}
+               for k, v in view.items()})
+    return ev
+
+
+def graph_trace(session: Session) -> Iterator[dict]:
+    """Every step of a graph's forward and backward pass, then the `graph` event."""
+    session.restart()
+    while not session.at_end:
+        session.step_over()
+        yield step_event(session)
+    prog, tape = session.program, session.tape
+    yield {
+        "event": "graph",
+        "output": to_json(tape.values[prog.output]),
+        "values": {n: to_json(prog.value_of(tape, n)) for n in prog.names()},
+        "grads": {n: to_json(prog.grad_of(tape, n)) for n in prog.names()},
+    }
+
+
+def network_trace(session: Session, iterations: int = 1) -> Iterator[dict]:
+    """Every step of `iterations` training iterations, with an `iteration` event after
+    each backward pass (parameters before the update, full gradients with L2)."""
+    prog = session.program
+    session.restart()
+    for _ in range(iterations):
+        it = prog.iteration
+        while not session.at_end:
+            session.step_over()
+            yield step_event(session, it)
+            nxt = session.tick < session.total and session.steps[session.ticks[session.tick][0]]
+            if session.current.phase == "backward" and (not nxt or nxt.phase != "backward"):
+                yield {"event": "iteration", "iteration": it, "epoch": prog.epoch_of(it),
+                       "loss": float(session.tape.values["loss"]),
+                       "params": {k: {"value": to_json(prog.start.params[k]),
+                                      "grad": to_json(session.tape.grads[k])}
+                                  for k in prog.param_layers}}
+        session.next_iteration()

@@ -1,0 +1,315 @@
+"""Provides `load_scenario` and `load_text`: a TOML scenario file -> a validated Spec.
+
+Strict: unknown tables and keys, wrong types, values out of range and unknown names
+are TuinnErrors naming the file, the line and the dotted key (lines come from
+`locate`, since tomllib reports none). Nothing in a scenario is ever run as code.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:   # Python 3.10
+    import tomli as tomllib
+
+import numpy as np
+
+from tuinn.errors import TuinnError
+from tuinn.scenario import schema as S
+from tuinn.scenario.expr import FUNCTIONS, build_graph, infer_shapes, valid_name
+from tuinn.scenario.locate import Located, Where, locate
+from tuinn.scenario.spec import (DataSpec, DebugSpec, GraphSpec, LayerSpec, LossSpec,
+                                 NetworkSpec, OptimizerSpec, ScenarioInfo, Spec, TrainSpec)
+
+_TOML_POS = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
+
+
+def load_scenario(path: str | Path) -> Spec:
+    """Read, parse and validate the scenario file at `path`."""
+    name = str(path)
+    p = Path(path)
+    if not p.exists():
+        near = []
+        if p.parent.is_dir():
+            near = [f.name for f in p.parent.glob("*.toml")]
+        hint = S.suggest(p.name, near) if near else None
+        raise TuinnError("no such scenario file", file=name,
+                         hint=hint if hint and hint.startswith("did") else None)
+    if p.is_dir():
+        raise TuinnError("is a directory, not a scenario file", file=name,
+                         hint="give a .toml file")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise TuinnError(f"cannot read the scenario file: {exc.strerror}", file=name) from None
+    return load_text(_decode(data, name), name)
+
+
+def _decode(data: bytes, name: str) -> str:
+    if b"\x00" in data:
+        raise TuinnError("binary file, not a TOML scenario", file=name,
+                         line=data[:data.index(b"\x00")].count(b"\n") + 1)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise TuinnError(f"not UTF-8 text (byte 0x{data[exc.start]:02x}): is this a binary "
+                         "file?", file=name, line=line, hint="save the scenario as UTF-8") from None
+
+
+def load_text(text: str, path: str) -> Spec:
+    """Parse and validate scenario `text`; `path` names it in errors and anchors
+    relative data/params files."""
+    path = str(path)
+    text = text.lstrip("\ufeff")
+    if "\x00" in text:
+        raise TuinnError("binary file, not a TOML scenario", file=path)
+    if not text.strip():
+        raise TuinnError("empty scenario file", file=path,
+                         hint="start with [scenario] name = ... kind = ...")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(str(exc), text, path) from None
+    if not raw:
+        raise TuinnError("empty scenario file: only comments, no [scenario] table", file=path)
+    located = locate(text)
+    return _build(raw, located, Where(path, located.lines), Path(path).parent)
+
+
+def _syntax_error(message: str, text: str, path: str) -> TuinnError:
+    m = _TOML_POS.search(message)
+    line, col = None, None
+    if m:
+        message = message[:m.start()]
+        if m.group(1):
+            line, col = int(m.group(1)), int(m.group(2))
+        else:
+            line = text.count("\n") + (0 if text.endswith("\n") else 1)
+    where = f" (column {col})" if col else ""
+    return TuinnError(f"TOML syntax error: {message}{where}", file=path, line=line,
+                      title="TOML syntax error")
+
+
+# ------------------------------------------------------------------ top level
+def _build(raw: dict, located: Located, where: Where, base: Path) -> Spec:
+    for key, value in raw.items():
+        if key not in S.TOP_LEVEL:
+            raise where.error(f"unknown table [{key}]", key, _top_hint(key))
+        if not isinstance(value, dict):
+            raise where.error(f"expected a table [{key}], got {S.type_name(value)}", key)
+    if "scenario" not in raw:
+        raise where.error("missing the [scenario] table (with name and kind)", "scenario")
+    vals = S.check_table(raw["scenario"], S.SCENARIO, "scenario", where)
+    if not vals["name"].strip():
+        raise where.error("must not be empty", "scenario.name")
+    info = ScenarioInfo(path=where.file, **vals)
+    for table, kind in S.ONLY_FOR.items():
+        if table in raw and kind != info.kind:
+            raise where.error(f"[{table}] is only for kind = {kind!r}", table,
+                              f"this scenario has kind = {info.kind!r}")
+    debug = DebugSpec(**S.check_table(raw.get("debug", {}), S.DEBUG, "debug", where))
+    spec = Spec(info=info, debug=debug, lines=dict(located.lines))
+    if info.kind == "graph":
+        spec.graph = _graph(raw, located, where, info.dtype)
+    else:
+        spec.network = _network(raw, where, info.dtype, base)
+    return spec
+
+
+def _top_hint(key: str) -> str | None:
+    """A table name close to `key`, or the table a misplaced key belongs in."""
+    hint = S.suggest(key, S.TOP_LEVEL)
+    if hint and hint.startswith("did"):
+        return hint
+    tables = {"scenario": S.SCENARIO, "graph": S.GRAPH, "data": S.DATA, "model": S.MODEL,
+              "loss": S.LOSS, "optimizer": S.OPTIMIZER, "train": S.TRAIN, "debug": S.DEBUG}
+    homes = [t for t, fields in tables.items() if key in fields]
+    if homes:
+        return f"did you mean to put it under [{homes[0]}]?"
+    return hint
+
+
+# ------------------------------------------------------------------ kind = "graph"
+def _graph(raw: dict, located: Located, where: Where, dtype: str) -> GraphSpec:
+    if "graph" not in raw:
+        raise where.error("kind = 'graph' needs a [graph] table (inputs and expr)", "graph")
+    vals = S.check_table(raw["graph"], S.GRAPH, "graph", where)
+    if not vals["inputs"]:
+        raise where.error("needs at least one input, e.g. { x = 1.0 }", "graph.inputs")
+    inputs = {}
+    for name, value in vals["inputs"].items():
+        key = f"graph.inputs.{name}"
+        if not valid_name(name):
+            why = ("is a function name" if name in FUNCTIONS
+                   else "is not a valid name (letters, digits and _, not starting with a digit)")
+            raise where.error(f"input {name!r} {why}", key)
+        if isinstance(value, (str, bool)) or not isinstance(value, (int, float, list)):
+            raise where.error(f"input {name!r}: expected a number or a nested list of "
+                              f"numbers, got {S.type_name(value)}", key)
+        inputs[name] = S.to_array(value, dtype, key, where)
+    graph = build_graph(vals["expr"], inputs, vals["output"], file=where.file,
+                        line_map=located.strings.get("graph.expr") or _fallback(where),
+                        output_line=where.line("graph.output"))
+    infer_shapes(graph, file=where.file)
+    return graph
+
+
+def _fallback(where: Where) -> list[int] | None:
+    line = where.line("graph.expr")
+    return [line] if line else None
+
+
+# ------------------------------------------------------------------ kind = "network"
+def _network(raw: dict, where: Where, dtype: str, base: Path) -> NetworkSpec:
+    if "model" not in raw:
+        raise where.error("kind = 'network' needs a [model] table (input and layers)", "model")
+    model = S.check_table(raw["model"], S.MODEL, "model", where)
+    shape = tuple(model["input"])
+    layers = _layers(model["layers"], "model.layers", where, {}, {})
+    if "data" not in raw:
+        raise where.error("kind = 'network' needs a [data] table", "data")
+    data = _data(raw["data"], where, dtype, base, shape)
+    loss = LossSpec(**S.check_table(raw.get("loss", {}), S.LOSS, "loss", where))
+    optimizer = OptimizerSpec(**S.check_table(raw.get("optimizer", {}), S.OPTIMIZER,
+                                              "optimizer", where))
+    train = TrainSpec(**S.check_table(raw.get("train", {}), S.TRAIN, "train", where))
+    params, params_file = _params(raw.get("params", {}), layers, where, dtype, base)
+    return NetworkSpec(input=shape, layers=layers, data=data, loss=loss,
+                       optimizer=optimizer, train=train, params=params,
+                       params_file=params_file)
+
+
+def _layers(tables: list[dict], prefix: str, where: Where, counts: dict[str, int],
+            seen: dict[str, str]) -> list[LayerSpec]:
+    """Validate layer tables (residual blocks recursively); name them <type><n>."""
+    out = []
+    for i, table in enumerate(tables):
+        key = f"{prefix}.{i}"
+        if "type" not in table:
+            raise where.error("layer without a type", key, S.suggest("", S.LAYERS))
+        kind = S.check_value(table["type"], S.Field("str", choices=tuple(S.LAYERS)),
+                             f"{key}.type", where)
+        counts[kind] = counts.get(kind, 0) + 1
+        vals = S.check_table(table, {**S.LAYER_COMMON, **S.LAYERS[kind]}, key, where)
+        name = vals.pop("name") or f"{kind}{counts[kind]}"
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+            raise where.error(f"layer name {name!r}: use letters, digits, _ and -",
+                              f"{key}.name")
+        if name in seen:
+            raise where.error(f"duplicate layer name {name!r} (also {seen[name]})",
+                              f"{key}.name" if "name" in table else key,
+                              "give each layer its own name")
+        seen[name] = key
+        del vals["type"]
+        for opt in S.WIDTH_OPTIONS:
+            if opt in vals and vals[opt] > S.MAX_WIDTH:
+                raise where.error(f"{opt} = {vals[opt]} is too large to fit in memory "
+                                  f"(at most {S.MAX_WIDTH})", f"{key}.{opt}")
+        if vals.get("stride", 0) is None:
+            vals["stride"] = vals["size"]
+        sub = []
+        if kind == "residual":
+            sub = _layers(vals.pop("layers"), f"{key}.layers", where, counts, seen)
+        out.append(LayerSpec(type=kind, name=name, options=vals, layers=sub,
+                             line=where.line(key) or 0))
+    return out
+
+
+def _resolve_file(value: str, key: str, where: Where, base: Path,
+                  suffixes: tuple[str, ...]) -> str:
+    path = Path(value)
+    if not path.is_absolute():
+        path = base / path
+    if path.suffix.lower() not in suffixes:
+        raise where.error(f"{value!r}: expected a {' or '.join(suffixes)} file", key)
+    if not path.is_file():
+        raise where.error(f"file not found: {value!r} (looked for {path})", key,
+                          "paths are relative to the scenario file")
+    return str(path)
+
+
+def _data(table: Any, where: Where, dtype: str, base: Path,
+          shape: tuple[int, ...]) -> DataSpec:
+    vals = S.check_table(table, S.DATA, "data", where)
+    given = [k for k in ("generator", "x", "y", "file") if vals[k] is not None]
+    if ("x" in given) != ("y" in given):
+        have, need = ("x", "y") if "x" in given else ("y", "x")
+        raise where.error(f"inline data needs both x and y: {need} is missing",
+                          f"data.{have}")
+    sources = [k for k in given if k != "y"]
+    if not sources:
+        raise where.error("no data: give a generator, inline x and y, or a file", "data")
+    if len(sources) > 1:
+        raise where.error(f"give only one data source, not {' and '.join(sources)}",
+                          f"data.{sources[1]}", "generator | x and y | file")
+    spec = DataSpec(generator=vals["generator"], validation=vals["validation"],
+                    options={k: vals[k] for k in S.GENERATOR_OPTIONS},
+                    line=where.line("data") or 0)
+    if spec.generator:
+        size = vals["samples"] * math.prod(shape)
+        if size > S.MAX_ELEMENTS:
+            raise where.error(f"{vals['samples']} samples of shape {shape} make {size:,} "
+                              f"numbers, too many for memory (at most {S.MAX_ELEMENTS:,})",
+                              "data.samples")
+    elif vals["file"] is not None:
+        spec.file = _resolve_file(vals["file"], "data.file", where, base, (".npz", ".csv"))
+    else:
+        spec.x = S.to_array(vals["x"], dtype, "data.x", where)
+        spec.y = S.to_array(vals["y"], dtype, "data.y", where, keep_int=True)
+        for k, arr in (("x", spec.x), ("y", spec.y)):
+            if arr.ndim == 0:
+                raise where.error(f"{k} must be an array with one row per sample", f"data.{k}")
+        if spec.x.shape[0] != spec.y.shape[0]:
+            raise where.error(f"x has {spec.x.shape[0]} rows but y has {spec.y.shape[0]}",
+                              "data.y", "one row of x and one of y per sample")
+        if spec.x.shape[1:] != shape:
+            raise where.error(f"each row of x has shape {spec.x.shape[1:]}, but [model] "
+                              f"input = {list(shape)}", "data.x")
+    return spec
+
+
+def _all_layers(layers: list[LayerSpec]):
+    for layer in layers:
+        yield layer
+        yield from _all_layers(layer.layers)
+
+
+def _params(table: Any, layers: list[LayerSpec], where: Where, dtype: str,
+            base: Path) -> tuple[dict[str, np.ndarray], str | None]:
+    if not isinstance(table, dict):
+        raise where.error(f"expected a table, got {S.type_name(table)}", "params")
+    kinds = {layer.name: layer.type for layer in _all_layers(layers)}
+    params_file = None
+    items = []
+    for name, value in table.items():
+        if name == "file":
+            if not isinstance(value, str):
+                raise where.error(f"expected a string, got {S.type_name(value)}", "params.file")
+            params_file = _resolve_file(value, "params.file", where, base, (".npz",))
+        elif isinstance(value, dict):   # [params.dense1] W = ... or dense1.W = ...
+            items += [(f"{name}.{k}", v) for k, v in value.items()]
+        else:
+            items.append((name, value))
+    params = {}
+    for name, value in items:
+        key = f"params.{name}"
+        layer, _, pname = name.rpartition(".")
+        if not layer:
+            raise where.error(f"parameter {name!r}: write '<layer>.<param>', e.g. 'dense1.W'",
+                              key)
+        if layer not in kinds:
+            raise where.error(f"no layer named {layer!r}", key, S.suggest(layer, kinds))
+        allowed = S.LAYER_PARAMS.get(kinds[layer], ())
+        if pname not in allowed:
+            if not allowed:
+                raise where.error(f"layer {layer!r} ({kinds[layer]}) has no parameters", key)
+            raise where.error(f"{kinds[layer]} layer {layer!r} has no parameter {pname!r}",
+                              key, S.suggest(pname, allowed))
+        params[name] = S.to_array(value, dtype, key, where)
+    return params, params_file

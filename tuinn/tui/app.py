@@ -1,0 +1,53 @@
+"""Provides TuinnApp: pushes the screen for the scenario's kind; global keys."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.binding import Binding
+
+from tuinn.engine.session import Session
+from tuinn.scenario.spec import Spec
+from tuinn.tui.screens.help import HelpScreen
+
+
+class TuinnApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "tuinn"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("tab", "focus_next", "Panel", show=False),
+        Binding("shift+tab", "focus_previous", "Panel", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, spec: Spec, session: Session):
+        super().__init__()
+        self.spec = spec
+        self.session = session
+
+    def on_mount(self) -> None:
+        self.push_screen(self.make_screen())
+
+    def make_screen(self):
+        if self.spec.info.kind == "graph":
+            from tuinn.tui.screens.graph import GraphScreen
+            return GraphScreen(self.spec, self.session)
+        from tuinn.tui.screens.network import NetworkScreen
+        return NetworkScreen(self.spec, self.session)
+
+    def key_list(self) -> list[tuple[str, str]]:
+        seen, out = set(), []
+        for screen_binding in [*self.screen.BINDINGS, *self.BINDINGS]:
+            b = screen_binding
+            keys = "/".join(k.strip() for k in b.key.split(","))
+            if keys not in seen:
+                seen.add(keys)
+                out.append((keys.replace("question_mark", "?"), b.description))
+        return out
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.key_list(), self.spec.info.name, self.spec.info.description))

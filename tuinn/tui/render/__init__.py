@@ -1,0 +1,1 @@
+"""Provides plain Rich renderables for the TUI (no Textual imports; testable without an app)."""

@@ -1,0 +1,123 @@
+"""Provides DebuggerScreen: the keys, the engine thread and the status bar every
+scenario kind shares; subclasses compose their panels and draw them in `redraw`."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import ProgressBar
+
+from tuinn.engine.controller import Controller, Progress
+from tuinn.engine.session import Session
+from tuinn.errors import TuinnError
+from tuinn.tui.messages import EngineChanged
+from tuinn.tui.present import output_value
+from tuinn.tui.widgets.status import StatusBar
+
+STEP_KEYS = [
+    Binding("n,right", "step", "Step", priority=True),
+    Binding("b,left", "back", "Back", priority=True),
+    Binding("s", "step_over", "Step gate/layer"),
+    Binding("f", "finish", "Finish pass"),
+    Binding("g", "pass_start", "Pass start", show=False),
+    Binding("r", "restart", "Restart"),
+]
+
+
+class DebuggerScreen(Screen):
+    BINDINGS = STEP_KEYS
+
+    def __init__(self, spec, session: Session):
+        super().__init__()
+        self.spec = spec
+        self.session = session
+        self.message = ""
+        self.ready = False
+        self.controller = Controller(session, self._from_engine)
+
+    # ------------------------------------------------------------------ engine
+    def _from_engine(self, event: object) -> None:
+        """Called on the engine thread: hand the event to the UI thread."""
+        try:
+            self.app.call_from_thread(self.post_message, EngineChanged(event))
+        except RuntimeError:       # the app has already shut down
+            pass
+
+    def on_mount(self) -> None:
+        self.controller.submit(self._warm, "warm")
+
+    def _warm(self, session: Session) -> str:
+        """Run every step once so Numba compiles (or loads) each kernel, with progress."""
+        n = len(session.steps)
+        session.restart()
+        for i in range(n):
+            session.step_over()
+            self._from_engine(("warm", i + 1, n, session.current.node))
+        session.restart()
+        return "warm"
+
+    def on_engine_changed(self, message: EngineChanged) -> None:
+        event = message.event
+        if isinstance(event, tuple) and event and event[0] == "warm":
+            _, done, total, node = event
+            bar = self.query("#warm")
+            if bar:
+                bar.first(ProgressBar).update(total=total, progress=done)
+            self.status(f"preparing kernels {done}/{total} ({node})")
+            return
+        if event == "warm":
+            self.ready = True
+            for bar in self.query("#warm"):
+                bar.remove()
+        if isinstance(event, BaseException):
+            self.message = f"error: {event}" if isinstance(event, TuinnError) else \
+                f"engine error: {type(event).__name__}: {event}"
+        elif isinstance(event, Progress):
+            self.on_progress(event)
+            if event.running:
+                return
+        self.redraw()
+
+    def on_progress(self, progress: Progress) -> None:
+        """Run mode reported (networks)."""
+
+    # ------------------------------------------------------------------ drawing
+    def status(self, message: str = "") -> None:
+        s = self.session
+        phase = "running" if self.controller.running else s.phase
+        extra = ""
+        if s.iterative:
+            extra = f"iteration {s.iteration}  epoch {s.program.epoch_of(s.iteration)}"
+        self.query_one(StatusBar).show(self.spec.info.name, phase, s.tick, s.total,
+                                       output_value(s), extra, message or self.message)
+
+    def redraw(self) -> None:
+        self.status()
+
+    # ------------------------------------------------------------------ keys
+    def _do(self, fn) -> None:
+        if not self.ready or self.controller.running:
+            return
+        self.message = ""
+        self.controller.submit(fn)
+
+    def action_step(self) -> None:
+        self._do(lambda s: s.step())
+
+    def action_back(self) -> None:
+        self._do(lambda s: s.back())
+
+    def action_step_over(self) -> None:
+        self._do(lambda s: s.step_over())
+
+    def action_finish(self) -> None:
+        self._do(lambda s: s.finish_phase())
+
+    def action_pass_start(self) -> None:
+        self._do(lambda s: s.phase_start())
+
+    def action_restart(self) -> None:
+        self._do(lambda s: s.restart())
+
+    def on_unmount(self) -> None:
+        self.controller.stop()

@@ -1,0 +1,85 @@
+"""Provides GraphScreen: step list, circuit diagram and gate inspector for graphs."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, ProgressBar
+
+from tuinn.tui.present import diagram_labels, diagram_nodes, gate_view, step_line
+from tuinn.tui.render.circuit import CircuitDiagram
+from tuinn.tui.screens.base import DebuggerScreen
+from tuinn.tui.screens.edit import EditInput
+from tuinn.tui.widgets.graph_view import GraphView
+from tuinn.tui.widgets.inspector import GateInspector
+from tuinn.tui.widgets.status import StatusBar
+from tuinn.tui.widgets.step_list import StepList
+
+
+class GraphScreen(DebuggerScreen):
+    BINDINGS = DebuggerScreen.BINDINGS + [Binding("e", "edit", "Edit input")]
+
+    def __init__(self, spec, session):
+        super().__init__(spec, session)
+        prog = session.program
+        self.order = list(prog.inputs) + [g.id for g in prog.spec.gates]
+        self.selected: str | None = None     # None: follow the current step
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield ProgressBar(id="warm", show_eta=False)
+        with Horizontal(id="main"):
+            yield StepList(id="steps")
+            with Vertical(id="right"):
+                yield GraphView(self.order, id="graph")
+                yield GateInspector(id="inspector")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#steps").border_title = "steps"
+        self.query_one("#graph").border_title = "graph"
+        self.query_one("#graph").focus()
+        self.redraw()
+
+    def redraw(self) -> None:
+        super().redraw()
+        s = self.session
+        step = s.current
+        current = step.node if step is not None else None
+        lines = [step_line(s, i) for i in range(len(s.steps))]
+        self.query_one(StepList).show(lines, step.index if step else None, s._done_steps)
+        graph = self.query_one(GraphView)
+        shown = self.selected or current
+        diagram = CircuitDiagram(diagram_nodes(s), s.program.output, diagram_labels(s),
+                                 current=current, selected=self.selected)
+        graph.show(diagram, follow=shown)
+        self.query_one(GateInspector).show(gate_view(s, shown) if shown else None)
+
+    def on_graph_view_selected(self, message: GraphView.Selected) -> None:
+        self.selected = message.node
+        self.redraw()
+
+    def on_step_list_jump(self, message: StepList.Jump) -> None:
+        target = message.index
+        self.selected = None
+        self._do(lambda s: s.goto(s._tick_of(target) + s.steps[target].substeps))
+
+    def _do(self, fn) -> None:
+        self.selected = None if fn is not None else self.selected
+        super()._do(fn)
+
+    def action_edit(self) -> None:
+        prog = self.session.program
+        node = self.selected or (self.session.current.node if self.session.current else None)
+        if node not in prog.inputs:
+            gate = prog.nodes.get(node)
+            node = next((a for a in (gate.args if gate else ()) if a in prog.inputs), next(iter(prog.inputs)))
+
+        def done(result) -> None:
+            if result is not None:
+                name, value = result
+                self.message = f"{name} = {value.tolist()}: recomputed"
+                self.controller.submit(lambda s: s.set_input(name, value))
+        self.app.push_screen(EditInput(dict(prog.inputs), node), done)

@@ -1,0 +1,63 @@
+"""Provides GraphView: the scrollable circuit diagram with a node selection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+from textual.containers import ScrollableContainer
+from textual.geometry import Region
+from textual.message import Message
+from textual.widgets import Static
+
+from tuinn.tui.render.circuit import CircuitDiagram
+
+
+class GraphView(ScrollableContainer, can_focus=True):
+    """Up/Down select a node for the inspector; Shift+arrows pan."""
+
+    DEFAULT_CSS = """
+    GraphView { border: round $primary-darken-2; }
+    GraphView:focus { border: round $accent; }
+    GraphView > Static { width: auto; height: auto; }
+    """
+    BINDINGS = [
+        Binding("up,k", "select(-1)", "Prev node", show=False),
+        Binding("down,j", "select(1)", "Next node", show=False),
+        Binding("shift+left", "scroll_left", "Pan left", show=False),
+        Binding("shift+right", "scroll_right", "Pan right", show=False),
+        Binding("shift+up", "scroll_up", "Pan up", show=False),
+        Binding("shift+down", "scroll_down", "Pan down", show=False),
+    ]
+
+    @dataclass
+    class Selected(Message):
+        node: str
+
+    def __init__(self, order: list[str], **kwargs):
+        super().__init__(**kwargs)
+        self.order = order            # nodes in selection order
+        self.selected: str | None = None
+        self.diagram: CircuitDiagram | None = None
+
+    def compose(self):
+        yield Static(id="diagram")
+
+    def show(self, diagram: CircuitDiagram, follow: str | None) -> None:
+        self.diagram = diagram
+        self.query_one("#diagram", Static).update(diagram)
+        if follow is not None:
+            self.call_after_refresh(self._follow, follow)
+
+    def _follow(self, node: str) -> None:
+        if self.diagram is None:
+            return
+        x, y, w, h = self.diagram.node_box(node)
+        self.scroll_to_region(Region(x, y, w + 12, h + 2), animate=False, spacing=None)
+
+    def action_select(self, delta: int) -> None:
+        if not self.order:
+            return
+        i = self.order.index(self.selected) if self.selected in self.order else -1
+        self.selected = self.order[(i + delta) % len(self.order)]
+        self.post_message(self.Selected(self.selected))
