@@ -224,20 +224,29 @@ class Field(NamedTuple):
 _PASS_THROUGH = {"relu", "leaky_relu", "sigmoid", "tanh", "dropout"}
 
 
-def _clip(layer, r0: int, r1: int, c0: int, c1: int) -> tuple[int, int, int, int]:
-    """Clip to the layer's input: padding and cut-off edges hold no input pixels."""
-    H, W = int(layer.in_shape[1]), int(layer.in_shape[2])
-    r0, c0 = min(max(r0, 0), H), min(max(c0, 0), W)
-    return (r0, max(min(r1, H), r0), c0, max(min(c1, W), c0))   # empty: r1 == r0
+def _axis_back(o0: int, o1: int, K: int, S: int, P: int, size: int) -> tuple[int, int]:
+    """Bounding range [lo, hi) of the input pixels (0..size-1) that the windows of
+    outputs o0..o1-1 read; windows over padding only read none; (0, 0) if empty."""
+    lo, hi = size, 0
+    for o in range(o0, o1):
+        a, b = max(o * S - P, 0), min(o * S - P + K, size)
+        if a < b:
+            lo, hi = min(lo, a), max(hi, b)
+    return (lo, hi) if lo < hi else (0, 0)
 
 
 def _back(layer, r0: int, r1: int, c0: int, c1: int) -> tuple[int, int, int, int]:
-    """Map a half-open output rectangle of `layer` to its input rectangle (clipped)."""
+    """Map a half-open output rectangle of `layer` to the bounding rectangle of the
+    input pixels it reads (empty: r1 == r0 or c1 == c0)."""
     if r1 <= r0 or c1 <= c0:
-        return (r0, r0, c0, c0)
+        return (0, 0, 0, 0)
     if layer.type in ("conv2d", "maxpool", "avgpool"):
         K, S, P = layer.kernel, layer.stride, layer.padding
-        return _clip(layer, r0 * S - P, (r1 - 1) * S - P + K, c0 * S - P, (c1 - 1) * S - P + K)
+        rows = _axis_back(r0, r1, K, S, P, int(layer.in_shape[1]))
+        cols = _axis_back(c0, c1, K, S, P, int(layer.in_shape[2]))
+        if rows[0] == rows[1] or cols[0] == cols[1]:
+            return (0, 0, 0, 0)
+        return rows + cols
     if layer.type == "residual":                 # y = x + f(x): the union of both paths
         a = (r0, r1, c0, c1)
         for sub in reversed(layer.sublayers()):

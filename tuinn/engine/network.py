@@ -70,7 +70,14 @@ class NetworkProgram:
                 self.param_layers[f"{layer.name}.{key}"] = (layer, key)
         self._set_params(net)
         self.loss = Loss(net.loss)
-        self.loss.check_targets(self.y, self.out_shape) if hasattr(self.loss, "check_targets") else None
+        try:
+            self.y = self.loss.check_targets(self.y, (len(self.y),) + self.out_shape)
+            if len(self.y_val):
+                self.y_val = self.loss.check_targets(self.y_val, (len(self.y_val),) + self.out_shape)
+        except TuinnError as err:
+            err.file, err.key = self.file, err.key or "loss.type"
+            err.line = err.line or spec.lines.get("loss.type")
+            raise
         self.optimizer = Optimizer(net.optimizer)
         self.batch_size = net.train.batch_size or len(self.x)
         self.batch_size = min(self.batch_size, len(self.x))

@@ -15,7 +15,6 @@ import math
 import operator
 import re
 from collections import namedtuple
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,7 +24,6 @@ from tuinn.scenario.spec import GateNode, GraphSpec
 #: function name -> number of arguments
 FUNCTIONS = {"exp": 1, "log": 1, "sigmoid": 1, "tanh": 1, "relu": 1, "abs": 1,
              "max": 2, "min": 2, "sum": 1, "mean": 1}
-NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _NUM = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPS = ("**", "+", "-", "*", "/", "@", "(", ")", ",", "=")
@@ -52,15 +50,11 @@ def did_you_mean(word: str, options) -> str | None:
 
 def valid_name(name: str) -> bool:
     """Can `name` be an input or an assigned name?"""
-    return bool(NAME_RE.match(name)) and not name.startswith("__") and name not in FUNCTIONS
+    return bool(_NAME.fullmatch(name)) and not name.startswith("__") and name not in FUNCTIONS
 
 
 # ------------------------------------------------------------------ tokens
-@dataclass(frozen=True)
-class Token:
-    kind: str    # num | name | op | end
-    text: str
-    col: int
+Token = namedtuple("Token", "kind text col")       # kind: num | name | op | end
 
 
 def tokenize(line: str) -> list[Token]:
@@ -120,135 +114,109 @@ def show(node) -> str:
     return f"{node.fn}({', '.join(show(a) for a in node.args)})"
 
 
-class _Parser:
-    def __init__(self, tokens: list[Token]):
-        self.toks, self.k = tokens, 0
+_BINARY = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2}     # precedence, all left-associative
+_TWICE = "'=' may appear only once, after the assigned name"
 
-    def peek(self) -> Token:
-        return self.toks[self.k]
+
+class _Parser:
+    """Recursive descent; binary operators by precedence climbing."""
+
+    def __init__(self, tokens: list[Token], start: int = 0):
+        self.toks, self.k = tokens, start
 
     def take(self) -> Token:
-        tok = self.toks[self.k]
         self.k += 1
-        return tok
+        return self.toks[self.k - 1]
 
     def at(self, *ops: str) -> bool:
-        tok = self.peek()
+        tok = self.toks[self.k]
         return tok.kind == "op" and tok.text in ops
 
-    def expression(self):
-        left = self.term()
-        while self.at("+", "-"):
-            tok = self.take()
-            left = Bin(tok.text, left, self.term(), tok.col)
-        return left
+    def parse(self):
+        """A whole expression, up to the end of the line."""
+        tree, tok = self.expression(1), self.toks[self.k]
+        if tok.kind != "end":
+            message = {"=": _TWICE, ")": "unmatched ')'"}.get(
+                tok.text, f"unexpected {tok.text!r} after the expression")
+            raise ExprError(message, tok.col, None if tok.text in "=)" else
+                            "is an operator missing?")
+        return tree
 
-    def term(self):
+    def expression(self, min_prec: int):
         left = self.unary()
-        while self.at("*", "/", "@"):
+        while self.at(*_BINARY) and _BINARY[self.toks[self.k].text] >= min_prec:
             tok = self.take()
-            left = Bin(tok.text, left, self.unary(), tok.col)
+            left = Bin(tok.text, left, self.expression(_BINARY[tok.text] + 1), tok.col)
         return left
 
     def unary(self):
         if self.at("-", "+"):
             tok = self.take()
             return Unary(tok.text, self.unary(), tok.col)
-        return self.power()
-
-    def power(self):
         base = self.primary()
-        if self.at("**"):
+        if self.at("**"):      # right-associative, tighter than a unary minus on its left
             tok = self.take()
             return Bin("**", base, self.unary(), tok.col)
         return base
+
+    def close(self, what: str) -> None:
+        if not self.at(")"):
+            raise ExprError(f"missing ')'{what}", self.toks[self.k].col)
+        self.take()
 
     def primary(self):
         tok = self.take()
         if tok.kind == "num":
             return Num(float(tok.text), tok.col)
         if tok.kind == "name":
-            if self.at("("):
-                return self.call(tok)
-            return Name(tok.text, tok.col)
+            return self.call(tok) if self.at("(") else Name(tok.text, tok.col)
         if tok.text == "(":
-            inner = self.expression()
-            if not self.at(")"):
-                raise ExprError("missing ')'", self.peek().col)
-            self.take()
+            inner = self.expression(1)
+            self.close("")
             return inner
         if tok.kind == "end":
             raise ExprError("the expression ends too early", tok.col)
-        if tok.text == "=":
-            raise ExprError("'=' may appear only once, after the assigned name", tok.col)
-        raise ExprError(f"unexpected {tok.text!r}", tok.col)
+        raise ExprError(_TWICE if tok.text == "=" else f"unexpected {tok.text!r}", tok.col)
 
     def call(self, name: Token):
         self.take()   # "("
-        args = []
-        if not self.at(")"):
-            args.append(self.expression())
-            while self.at(","):
-                self.take()
-                args.append(self.expression())
-        if not self.at(")"):
-            raise ExprError("missing ')' after the arguments", self.peek().col)
-        self.take()
+        args = [] if self.at(")") else [self.expression(1)]
+        while args and self.at(","):
+            self.take()
+            args.append(self.expression(1))
+        self.close(" after the arguments")
         if name.text not in FUNCTIONS:
             raise ExprError(f"unknown function {name.text!r}", name.col,
                             did_you_mean(name.text, FUNCTIONS)
                             or "functions: " + ", ".join(FUNCTIONS))
         want = FUNCTIONS[name.text]
         if len(args) != want:
-            plural = "s" if want > 1 else ""
-            raise ExprError(f"{name.text}() takes {want} argument{plural}, got {len(args)}",
-                            name.col)
+            raise ExprError(f"{name.text}() takes {want} argument{'s' * (want > 1)}, "
+                            f"got {len(args)}", name.col)
         return Call(name.text, tuple(args), name.col)
-
-    def finish(self) -> None:
-        tok = self.peek()
-        if tok.kind == "end":
-            return
-        if tok.text == "=":
-            raise ExprError("'=' may appear only once, after the assigned name", tok.col)
-        if tok.text == ")":
-            raise ExprError("unmatched ')'", tok.col)
-        raise ExprError(f"unexpected {tok.text!r} after the expression", tok.col,
-                        "is an operator missing?")
 
 
 def parse_expression(text: str):
     """Parse an expression (no assignment) into a tree."""
-    parser = _Parser(tokenize(text))
-    tree = parser.expression()
-    parser.finish()
-    return tree
+    return _Parser(tokenize(text)).parse()
 
 
 def parse_line(line: str):
     """`name = expression` -> (name token, tree); None for a blank or comment line."""
     tokens = tokenize(line)
-    if tokens[0].kind == "end":
-        return None
     target = tokens[0]
-    if target.kind != "name" or len(tokens) < 2 or tokens[1].text != "=":
+    if target.kind == "end":
+        return None
+    if target.kind != "name" or tokens[1].text != "=":
         col = tokens[1].col if target.kind == "name" else target.col
         raise ExprError("expected an assignment `name = expression`", col)
-    parser = _Parser(tokens)
-    parser.k = 2
-    tree = parser.expression()
-    parser.finish()
-    return target, tree
+    return target, _Parser(tokens, 2).parse()
 
 
 # ------------------------------------------------------------------ gates
-def _sigmoid(c: float) -> float:
-    return 1.0 / (1.0 + math.exp(-c)) if c >= 0 else math.exp(c) / (1.0 + math.exp(c))
-
-
 _FOLD_BIN = {"+": operator.add, "-": operator.sub, "*": operator.mul,
              "/": operator.truediv, "**": math.pow}
-_FOLD_FN = {"exp": math.exp, "log": math.log, "sigmoid": _sigmoid, "tanh": math.tanh,
+_FOLD_FN = {"exp": math.exp, "log": math.log, "sigmoid": lambda c: 0.5 * (1.0 + math.tanh(0.5 * c)), "tanh": math.tanh,
             "relu": lambda c: max(c, 0.0), "abs": abs, "sum": float, "mean": float,
             "max": max, "min": min}
 _NODE_OP = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
@@ -366,9 +334,7 @@ def build_graph(expr: str, inputs: dict[str, np.ndarray], output: str | None = N
     lines = expr.replace("\r\n", "\n").split("\n")
 
     def where(j: int) -> int:
-        if line_map:
-            return line_map[min(j, len(line_map) - 1)]
-        return j + 1
+        return line_map[min(j, len(line_map) - 1)] if line_map else j + 1
 
     def fail(exc: ExprError, j: int):
         text = lines[j].strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from tuinn.scenario.locate import Located, Where, locate
 from tuinn.scenario.spec import (DataSpec, DebugSpec, GraphSpec, LayerSpec, LossSpec,
                                  NetworkSpec, OptimizerSpec, ScenarioInfo, Spec, TrainSpec)
 
+_DATA_OWN = ("generator", "x", "y", "file", "validation")   # not generator options
 _TOML_POS = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
 
 
@@ -234,9 +236,33 @@ def _resolve_file(value: str, key: str, where: Where, base: Path,
     return str(path)
 
 
+def _generator_defaults() -> dict[str, dict[str, Any]]:
+    """Each registered generator's options with their defaults (tuinn.scenario.data and
+    its plugins own them; a generator applies its defaults to the options not given)."""
+    from tuinn.scenario import data as sources
+    found = {name: {} for name in sources.generator_names()}
+    for module in ("tuinn.scenario.data", *getattr(sources, "PLUGINS", ())):
+        found.update(getattr(sys.modules.get(module), "DEFAULTS", None) or {})
+    return found
+
+
+def _extra_field(default: Any) -> S.Field:
+    kind = {bool: "bool", int: "int", float: "float", str: "str"}.get(type(default), "array")
+    return S.Field(kind, None)
+
+
 def _data(table: Any, where: Where, dtype: str, base: Path,
           shape: tuple[int, ...]) -> DataSpec:
-    vals = S.check_table(table, S.DATA, "data", where)
+    fields = dict(S.DATA)
+    known: dict[str, dict[str, Any]] = {}
+    generator = table.get("generator") if isinstance(table, dict) else None
+    if isinstance(generator, str):
+        known = _generator_defaults()
+        fields["generator"] = S.Field("str", None, choices=tuple(
+            dict.fromkeys(S.GENERATORS + tuple(known))))
+        for name, default in known.get(generator, {}).items():
+            fields.setdefault(name, _extra_field(default))
+    vals = S.check_table(table, fields, "data", where)
     given = [k for k in ("generator", "x", "y", "file") if vals[k] is not None]
     if ("x" in given) != ("y" in given):
         have, need = ("x", "y") if "x" in given else ("y", "x")
@@ -248,13 +274,14 @@ def _data(table: Any, where: Where, dtype: str, base: Path,
     if len(sources) > 1:
         raise where.error(f"give only one data source, not {' and '.join(sources)}",
                           f"data.{sources[1]}", "generator | x and y | file")
+    options = {k: vals[k] for k in fields if k in table and k not in _DATA_OWN}
     spec = DataSpec(generator=vals["generator"], validation=vals["validation"],
-                    options={k: vals[k] for k in S.GENERATOR_OPTIONS},
-                    line=where.line("data") or 0)
+                    options=options, line=where.line("data") or 0)
     if spec.generator:
-        size = vals["samples"] * math.prod(shape)
+        samples = options.get("samples", known.get(spec.generator, {}).get("samples", 200))
+        size = samples * math.prod(shape)
         if size > S.MAX_ELEMENTS:
-            raise where.error(f"{vals['samples']} samples of shape {shape} make {size:,} "
+            raise where.error(f"{samples} samples of shape {shape} make {size:,} "
                               f"numbers, too many for memory (at most {S.MAX_ELEMENTS:,})",
                               "data.samples")
     elif vals["file"] is not None:

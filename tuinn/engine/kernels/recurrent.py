@@ -65,7 +65,7 @@ _EXPNEG = {
 }
 
 
-@overload(_expneg, inline="always")
+@overload(_expneg)
 def _ov_expneg(y):
     return _EXPNEG.get(y)
 
@@ -97,12 +97,12 @@ def _make_act(F):
 _ACT = {types.float64: _make_act(np.float64), types.float32: _make_act(np.float32)}
 
 
-@overload(_sigmoid, inline="always")
+@overload(_sigmoid)
 def _ov_sigmoid(z):
     return _ACT[z][0] if z in _ACT else None
 
 
-@overload(_tanh, inline="always")
+@overload(_tanh)
 def _ov_tanh(z):
     return _ACT[z][1] if z in _ACT else None
 
@@ -315,17 +315,16 @@ def gru_backward_kernel(dy, seq, Wx, Wh, xt, gates, hn, hs, dh, dA, dAh, dhrec,
 
 # ------------------------------------------------------------------ wrappers
 
-def make_workspace(cell: str, N: int, T: int, I: int, H: int, dtype) -> dict[str, np.ndarray]:
-    """Allocate the buffers one (cell, N, T, I, H, dtype) needs; reused across calls."""
+def workspace_shapes(cell: str, N: int, T: int, I: int, H: int) -> dict[str, tuple[int, ...]]:
+    """The buffers one (cell, N, T, I, H) needs, by name; the kernels overwrite all of them."""
     G = GATES[cell] * H
-    e = lambda *shape: np.zeros(shape, dtype)   # noqa: E731
-    ws = dict(xt=e(T, N, I), xp=e(T, N, G), rec=e(N, G), hs=e(T + 1, N, H), dh=e(T, N, H),
-              dA=e(T, N, G), dhrec=e(N, H), dxt=e(T, N, I), dx=e(N, T, I))
+    shapes = dict(xt=(T, N, I), xp=(T, N, G), rec=(N, G), hs=(T + 1, N, H), dh=(T, N, H),
+                  dA=(T, N, G), dhrec=(N, H), dxt=(T, N, I), dx=(N, T, I))
     if cell == "lstm":
-        ws.update(gates=e(T, N, G), cs=e(T + 1, N, H), tc=e(T, N, H), dc=e(T, N, H))
+        shapes.update(gates=(T, N, G), cs=(T + 1, N, H), tc=(T, N, H), dc=(T, N, H))
     elif cell == "gru":
-        ws.update(gates=e(T, N, G), hn=e(T, N, H), dAh=e(T, N, G))
-    return ws
+        shapes.update(gates=(T, N, G), hn=(T, N, H), dAh=(T, N, G))
+    return shapes
 
 
 def _c(a, dtype):
@@ -334,7 +333,7 @@ def _c(a, dtype):
 
 def recurrent_forward(cell: str, x: np.ndarray, params: dict[str, np.ndarray],
                       ws: dict[str, np.ndarray]) -> None:
-    """Run the forward kernel of `cell` on x (N, T, I); results stay in `ws`."""
+    """Run the forward kernel of `cell` on x (N, T, I); the results stay in `ws`."""
     dt = ws["hs"].dtype
     x = _c(x, dt)
     Wx, Wh = _c(params["Wx"], dt), _c(params["Wh"], dt)
@@ -349,22 +348,28 @@ def recurrent_forward(cell: str, x: np.ndarray, params: dict[str, np.ndarray],
 
 
 def recurrent_backward(cell: str, dy: np.ndarray, seq: bool, params: dict[str, np.ndarray],
-                       ws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """BPTT for the last forward; dy (N, T, H) if seq else (N, H). Returns fresh grads."""
+                       ws: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> np.ndarray:
+    """BPTT for the last forward: dy is (N, T, H) if seq else (N, H). Writes every
+    gradient into `grads` (replacing an entry that is not a contiguous array of the
+    dtype) and returns dx (N, T, I), a view of ws["dx"]."""
     dt = ws["hs"].dtype
     N, H = ws["hs"].shape[1:]
-    dy3 = _c(dy, dt).reshape(N, -1, H)
+    dy3 = _c(dy, dt).reshape(N, -1, H)                                # (N, T or 1, H)
     Wx, Wh = _c(params["Wx"], dt), _c(params["Wh"], dt)
-    grads = {k: np.empty(v.shape, dt) for k, v in params.items()}
+    for k, p in params.items():
+        g = grads.get(k)
+        if g is None or g.shape != p.shape or g.dtype != dt or not g.flags.c_contiguous:
+            grads[k] = np.zeros(p.shape, dt)
+    common = (dy3, bool(seq), Wx, Wh, ws["xt"])
     if cell == "rnn":
-        rnn_backward_kernel(dy3, seq, Wx, Wh, ws["xt"], ws["hs"], ws["dh"], ws["dA"], ws["dhrec"],
+        rnn_backward_kernel(*common, ws["hs"], ws["dh"], ws["dA"], ws["dhrec"],
                             ws["dxt"], ws["dx"], grads["Wx"], grads["Wh"], grads["b"])
     elif cell == "lstm":
-        lstm_backward_kernel(dy3, seq, Wx, Wh, ws["xt"], ws["gates"], ws["cs"], ws["hs"], ws["tc"],
+        lstm_backward_kernel(*common, ws["gates"], ws["cs"], ws["hs"], ws["tc"],
                              ws["dh"], ws["dc"], ws["dA"], ws["dhrec"], ws["dxt"], ws["dx"],
                              grads["Wx"], grads["Wh"], grads["b"])
     else:
-        gru_backward_kernel(dy3, seq, Wx, Wh, ws["xt"], ws["gates"], ws["hn"], ws["hs"], ws["dh"],
+        gru_backward_kernel(*common, ws["gates"], ws["hn"], ws["hs"], ws["dh"],
                             ws["dA"], ws["dAh"], ws["dhrec"], ws["dxt"], ws["dx"],
                             grads["Wx"], grads["Wh"], grads["bx"], grads["bh"])
-    return grads
+    return ws["dx"]

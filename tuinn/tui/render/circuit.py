@@ -13,7 +13,7 @@ Plain data in (DiagramNode, EdgeLabel), text out; no math. Conventions, which sn
   Inputs are bare names.
 - The current node has a heavy border (┏━┓, also around an input's name) and `current_style`
   on its label; the selected node has a double border (╔═╗) and `selected_style`.
-- ┌ ┐ └ ┘ ├ ┤ ┬ ┴ always join lines of one edge (a fan-out). Where two different edges
+- ┌ ┐ └ ┘ ├ ┤ ┬ ┴ ┼ always join lines of one edge (a fan-out). Where two different edges
   cross, the vertical line stays unbroken (│) and the horizontal one passes under it.
 The layout depends only on the nodes and the label widths (not on the terminal width);
 `min_label_width` keeps it from widening as values and gradients appear while stepping.
@@ -114,8 +114,7 @@ class CircuitDiagram:
                  selected_style: str | Style = "bold", edge_style: str | Style = "",
                  output_name: str | None = None, min_label_width: int = 0):
         self.nodes = {n.id: n for n in nodes}
-        self.output, self.labels = output, labels
-        self.current, self.selected = current, selected
+        self.output, self.labels, self.current, self.selected = output, labels, current, selected
         st = lambda s: s if isinstance(s, Style) else Style.parse(s)  # noqa: E731
         self.value_style, self.grad_style = st(value_style), st(grad_style)
         self.current_style, self.box_style = st(current_style), st(box_style)
@@ -123,11 +122,8 @@ class CircuitDiagram:
         self.output_name, self.min_label_width = output_name, min_label_width
         self._check(nodes)
         self._build_slots(nodes)
-        self._order()
-        self._place_rows()
-        self._plan_gaps()
-        self._place_columns()
-        self._paint()
+        for step in (self._order, self._place_rows, self._plan_gaps, self._place_columns, self._paint):
+            step()
 
     # ---- public queries -------------------------------------------------------------------
     def size(self) -> tuple[int, int]:
@@ -220,9 +216,11 @@ class CircuitDiagram:
         return pos[key] + (k + 1) / (n + 1) - 0.5
 
     def _crossings(self, pos: dict[str, float]) -> int:
-        ends = [(self._slots[s].col, pos[s], self._port(pos, d, k)) for s, d, k, _ in self._edges]
-        return sum(1 for i, (c, a, b) in enumerate(ends) for (c2, a2, b2) in ends[i + 1:]
-                   if c == c2 and (a - a2) * (b - b2) < 0)
+        gaps: dict[int, list[tuple[float, float]]] = {}
+        for s, d, k, _ in self._edges:
+            gaps.setdefault(self._slots[s].col, []).append((pos[s], self._port(pos, d, k)))
+        return sum(1 for ends in gaps.values() for i, (a, b) in enumerate(ends)
+                   for a2, b2 in ends[i + 1:] if (a - a2) * (b - b2) < 0)
 
     def _order(self) -> None:
         """Barycenter sweeps, down and up; keep the order with the fewest crossings."""
@@ -286,8 +284,9 @@ class CircuitDiagram:
         for c in range(self._ncols - 1):
             rows, before = self._constraints(c)
             if _has_cycle(before):            # two edges swap rows: shift the right side
-                deltas = [d for i in range(1, 2 * self._total_rows() + 4) for d in (i, -i)]
-                for d in deltas:
+                rows_used = [r for s in self._slots.values() for r in (s.y, s.y + s.h)]
+                span_all = max(rows_used) - min(rows_used)
+                for d in [d for i in range(1, 2 * span_all + 4) for d in (i, -i)]:
                     self._shift(c, d)
                     rows, before = self._constraints(c)
                     if not _has_cycle(before):
@@ -311,9 +310,6 @@ class CircuitDiagram:
         for s in self._slots.values():
             s.y -= top
         self._height = max(s.y + s.h for s in self._slots.values())
-
-    def _total_rows(self) -> int:
-        return max(s.y + s.h for s in self._slots.values()) - min(s.y for s in self._slots.values())
 
     def _shift(self, c: int, d: int) -> None:
         for s in self._slots.values():
@@ -420,11 +416,8 @@ class CircuitDiagram:
     def _node(self, s: _Slot) -> None:
         node = self.nodes[s.key]
         is_cur, is_sel = s.key == self.current, s.key == self.selected
-        label_style = self.box_style
-        if is_sel:
-            label_style = self.box_style + self.selected_style
-        if is_cur:
-            label_style = label_style + self.current_style
+        label_style = self.box_style + (self.selected_style if is_sel else Style())
+        label_style += self.current_style if is_cur else Style()
         border = "heavy" if is_cur else "double" if is_sel else "light"
         b_style = label_style + Style(reverse=False) if is_cur or is_sel else self.box_style
         if s.kind == "gate" or border != "light":
