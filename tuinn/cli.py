@@ -13,6 +13,7 @@ from tuinn import __version__
 from tuinn.errors import TuinnError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  pretty_exceptions_show_locals=False,
                   help="tuinn: watch a neural network compute, number by number.")
 
 
@@ -84,6 +85,40 @@ def trace(file: str = typer.Argument(..., help="A scenario file, or a bundled sc
         return
     from tuinn.cli_print import print_trace
     print_trace(spec, session, events)
+
+
+def _network(file: str, command: str):
+    from tuinn.engine.build import open_session
+    spec, session = open_session(file)
+    if spec.info.kind != "network":
+        raise TuinnError(f"`tuinn {command}` needs a network scenario; {file} is a {spec.info.kind}",
+                         file=file, hint=f"try `tuinn trace {file}`")
+    return spec, session
+
+
+@app.command()
+@guarded
+def train(file: str = typer.Argument(..., help="A network scenario file or bundled name."),
+          epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Override [train] epochs."),
+          as_json: bool = typer.Option(False, "--json", help="One JSON object per epoch.")):
+    """Train headless: a progress bar, a final table and a text loss plot."""
+    from tuinn.cli_print import run_training
+    spec, session = _network(file, "train")
+    raise typer.Exit(run_training(spec, session, epochs, as_json))
+
+
+@app.command()
+@guarded
+def gradcheck(file: str = typer.Argument(..., help="A network scenario file or bundled name."),
+              entries: int = typer.Option(40, "--entries", min=1,
+                                          help="Entries checked per parameter (random beyond).")):
+    """Check every parameter's gradient against centred differences (float64).
+    Exit 1 when any relative error exceeds 1e-5."""
+    from tuinn.cli_print import print_gradcheck
+    from tuinn.engine.gradcheck import gradcheck as check_all
+    spec, _ = _network(file, "gradcheck")
+    results = check_all(spec, max_entries=entries)
+    raise typer.Exit(print_gradcheck(spec, results))
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -89,3 +90,73 @@ def print_trace(spec: Spec, session, events: Iterable[dict]) -> None:
         for name in prog.names():
             res.add_row(name, fmt.summary(final["values"][name], 4), fmt.summary(final["grads"][name], 4))
         console.print(res)
+
+
+def print_gradcheck(spec: Spec, results) -> int:
+    from tuinn.engine.gradcheck import THRESHOLD
+    table = Table(title=f"{spec.info.name}: gradient check (float64, centred differences)",
+                  title_justify="left")
+    for col in ("parameter", "shape", "checked", "relative error", "max |a - n|", ""):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r.name, str(r.shape), str(r.checked), f"{r.rel_error:.2e}", f"{r.max_abs:.2e}",
+                      "[green]ok[/]" if r.ok else "[bold red]FAIL[/]")
+    console.print(table)
+    bad = [r.name for r in results if not r.ok]
+    if bad:
+        console.print(f"[bold red]{len(bad)} parameter(s) exceed {THRESHOLD:g}:[/] {', '.join(bad)}")
+        return 1
+    console.print(f"[green]all {len(results)} parameters within {THRESHOLD:g}[/]")
+    return 0
+
+
+def run_training(spec: Spec, session, epochs: int | None, as_json: bool) -> int:
+    import json
+    import math
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from tuinn.engine.training import NonFinite, train
+    prog = session.program
+    epochs = epochs or prog.epochs
+    losses: list[float] = []
+    results = []
+    err_console = Console(stderr=True, highlight=False)
+    try:
+        if as_json:
+            for r in train(session, epochs, lambda i, loss: losses.append(loss)):
+                results.append(r)
+                print(json.dumps({"event": "epoch", "epoch": r.epoch, "iteration": r.iteration,
+                                  "loss": r.loss, "val_loss": r.val_loss, "accuracy": r.accuracy,
+                                  "val_accuracy": r.val_accuracy}), flush=True)
+        else:
+            with Progress(TextColumn("epoch {task.completed}/{task.total}"), BarColumn(),
+                          TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(),
+                          console=err_console, transient=True) as bar:
+                task = bar.add_task("train", total=epochs, loss="?")
+                for r in train(session, epochs, lambda i, loss: losses.append(loss)):
+                    results.append(r)
+                    bar.update(task, completed=r.epoch + 1, loss=fmt.num(r.loss, 4))
+    except NonFinite as bad:
+        err_console.print(f"[bold red]stopped:[/] {bad.where} (iteration {bad.iteration})")
+        return 1
+    if as_json or not results:
+        return 0
+    last = results[-1]
+    table = Table(title=f"{spec.info.name}: trained {epochs} epochs, {last.iteration} iterations "
+                        f"in {last.seconds:.2f} s", title_justify="left")
+    for col in ("epoch", "loss", "val loss", "accuracy", "val accuracy"):
+        table.add_column(col, justify="right")
+    shown = results if len(results) <= 10 else [results[int(i)] for i in
+                                                 np.linspace(0, len(results) - 1, 10)]
+    pct = lambda a: "" if a is None else f"{100 * a:.1f}%"
+    for r in shown:
+        table.add_row(str(r.epoch), fmt.num(r.loss, 5), "" if r.val_loss is None else fmt.num(r.val_loss, 5),
+                      pct(r.accuracy), pct(r.val_accuracy))
+    console.print(table)
+    from tuinn.tui.render.plot import LinePlot
+    finite = [v for v in losses if math.isfinite(v)]
+    log = bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 100
+    console.print(LinePlot([("train loss", losses, "cyan")], width=min(console.width, 72), height=12,
+                           log_y=log, title="loss per iteration" + (" (log scale)" if log else "")))
+    return 0

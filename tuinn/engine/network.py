@@ -7,6 +7,7 @@ is the fast path for run mode: the same arithmetic with no per-step recording.
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections import deque
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ class NetworkProgram:
             for key in layer.params:
                 self.param_layers[f"{layer.name}.{key}"] = (layer, key)
         self._set_params(net)
+        # a twin of the layers for evaluation (validation loss, the data panel), so that
+        # evaluating mid-iteration never disturbs the caches the backward pass needs
+        self.eval_layers = copy.deepcopy(self.layers)
         self.loss = Loss(net.loss)
         try:
             self.y = self.loss.check_targets(self.y, (len(self.y),) + self.out_shape)
@@ -143,6 +147,8 @@ class NetworkProgram:
         def run(tape: Tape) -> None:
             y = layer.forward(tape.values[prev], True, tape.extra["rng"])
             tape.values[layer.name] = np.array(y, copy=True)
+            if layer.type == "dense":          # the matmul gate's output, before + b
+                tape.values[layer.name + ".matmul"] = tape.values[layer.name] - layer.params["b"]
         return run
 
     def _loss_fwd(self, prev: str):
@@ -269,19 +275,50 @@ class NetworkProgram:
         return self.evaluate(self.x_val, self.y_val) if len(self.x_val) else None
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
-        """Loss (with L2) on a data set, in eval mode (no dropout)."""
+        """Loss (with L2) on a data set, in eval mode (no dropout), on the twin layers."""
         if len(x) == 0:
             return float("nan")
-        h = x
-        for layer in self.layers:
-            h = layer.forward(h, False, None)
-        return float(self.loss.forward(h, y) + self.l2_value())
+        out = self.predict(x)
+        loss = Loss(self.spec.network.loss)
+        return float(loss.forward(out, y) + self.l2_value())
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        h = x
-        for layer in self.layers:
+        """The model's output in eval mode, from the twin layers (current parameters)."""
+        self._twins()
+        h = np.ascontiguousarray(x, dtype=self.dtype)
+        for layer in self.eval_layers:
             h = layer.forward(h, False, None)
         return np.array(h, copy=True)
+
+    def _twins(self) -> None:
+        for a, b in zip(self._all_layers(), self._all(self.eval_layers)):
+            for k in a.params:
+                b.params[k][...] = a.params[k]
+
+    @staticmethod
+    def _all(layers: list[Layer]) -> list[Layer]:
+        out = []
+        for layer in layers:
+            out.append(layer)
+            out.extend(layer.sublayers())
+        return out
+
+    def decision_grid(self, gh: int, gw: int, margin: float = 0.1):
+        """For 2-D inputs: the model's prediction over a (gh, gw) grid covering the data,
+        row 0 at the top; returns (grid, extent=(x0, x1, y0, y1))."""
+        pts = self.x.reshape(len(self.x), -1)
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        pad = (hi - lo) * margin + 1e-9
+        x0, y0 = lo - pad
+        x1, y1 = hi + pad
+        xs = np.linspace(x0, x1, gw)
+        ys = np.linspace(y1, y0, gh)
+        gx, gy = np.meshgrid(xs, ys)
+        grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(self.dtype)
+        out = self.predict(grid)
+        pred = self.loss.predict(out)
+        pred = pred if pred.ndim == 1 else pred[:, 0]
+        return pred.reshape(gh, gw), (float(x0), float(x1), float(y0), float(y1))
 
     # ------------------------------------------------------------------ records
     def step_record(self, tape: Tape, step: Step) -> dict:

@@ -54,8 +54,7 @@ def load_scenario(path: str | Path) -> Spec:
 
 def _decode(data: bytes, name: str) -> str:
     if b"\x00" in data:
-        raise TuinnError("binary file, not a TOML scenario", file=name,
-                         line=data[:data.index(b"\x00")].count(b"\n") + 1)
+        raise TuinnError("binary file, not a TOML scenario", file=name)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -91,19 +91,6 @@ def _pav(targets: list[Fraction]) -> list[Fraction]:
     return [s / n for s, n in blocks for _ in range(n)]
 
 
-def _has_cycle(before: dict[str, set[str]]) -> bool:
-    state: dict[str, int] = {}
-
-    def visit(n: str) -> bool:
-        state[n] = 1
-        for m in sorted(before[n]):
-            if state.get(m) == 1 or (m not in state and visit(m)):
-                return True
-        state[n] = 2
-        return False
-    return any(n not in state and visit(n) for n in sorted(before))
-
-
 class CircuitDiagram:
     """A computation graph drawn left to right; measure it, render it, or ask where a node is."""
 
@@ -157,26 +144,19 @@ class CircuitDiagram:
 
     # ---- layout ---------------------------------------------------------------------------
     def _check(self, nodes: list[DiagramNode]) -> None:
-        if len(self.nodes) != len(nodes):
-            raise ValueError("circuit: duplicate node ids")
-        for n in nodes:
-            if n.kind not in ("input", "gate") or (n.kind == "input" and n.args):
-                raise ValueError(f"circuit: node {n.id!r}: bad kind {n.kind!r} or input with args")
-            for a in n.args:
-                if a not in self.nodes:
-                    raise ValueError(f"circuit: node {n.id!r}: unknown argument {a!r}")
-        if self.output not in self.nodes:
-            raise ValueError(f"circuit: unknown output {self.output!r}")
+        """Validate the graph and put each node in its column (longest path from the inputs)."""
+        bad = [n.id for n in nodes if n.kind not in ("input", "gate") or n.kind == "input" and n.args]
+        unknown = [(n.id, a) for n in nodes for a in n.args if a not in self.nodes]
+        if len(self.nodes) != len(nodes) or bad or unknown or self.output not in self.nodes:
+            raise ValueError(f"circuit: duplicate ids, bad kinds {bad}, unknown args {unknown}"
+                             f" or unknown output {self.output!r}")
         self._col: dict[str, int] = {}
-        waiting = list(nodes)
-        while waiting:              # longest path from the inputs; a pass places >= 1 node
-            rest = [n for n in waiting if any(a not in self._col for a in n.args)]
-            if len(rest) == len(waiting):
+        while len(self._col) < len(nodes):
+            ready = [n for n in nodes if n.id not in self._col and all(a in self._col for a in n.args)]
+            if not ready:
                 raise ValueError("circuit: the graph has a cycle")
-            for n in waiting:
-                if all(a in self._col for a in n.args) and n.id not in self._col:
-                    self._col[n.id] = 1 + max((self._col[a] for a in n.args), default=-1)
-            waiting = rest
+            for n in ready:
+                self._col[n.id] = 1 + max((self._col[a] for a in n.args), default=-1)
 
     def _build_slots(self, nodes: list[DiagramNode]) -> None:
         slots: dict[str, _Slot] = {}
@@ -188,9 +168,8 @@ class CircuitDiagram:
         end_w = cell_len(self.output_name) + 1 if self.output_name else 0
         slots[_END] = _Slot(_END, "end", self._ncols - 1, end_w, 1)
         consumers: dict[str, list[tuple[str, int]]] = {n.id: [] for n in nodes}
-        for n in nodes:
-            for k, a in enumerate(n.args):
-                consumers[a].append((n.id, k))
+        for n, k, a in [(n, k, a) for n in nodes for k, a in enumerate(n.args)]:
+            consumers[a].append((n.id, k))
         consumers[self.output].append((_END, 0))
         self._edges: list[tuple[str, str, int, str]] = []   # (src slot, dst slot, entry, net)
         for n in nodes:
@@ -278,33 +257,32 @@ class CircuitDiagram:
             before[net] |= {src_at[t] for t in ts if t in src_at and src_at[t] != net}
         return rows, before
 
+    def _pack(self, c: int) -> dict[str, int] | None:
+        """Tracks for the bending nets of gap c (constrained left-edge), or None if impossible."""
+        rows, before = self._constraints(c)
+        span = {n: (min(s, *ts), max(s, *ts)) for n, (s, ts) in rows.items() if ts != [s]}
+        pending, tracks = sorted(span, key=lambda n: (span[n], n)), {}
+        while pending:
+            t, last = len(set(tracks.values())), -math.inf
+            ready = [n for n in pending if before[n] & span.keys() <= tracks.keys()]
+            if not ready:
+                return None                        # two nets each need the other's row free
+            for n in ready:
+                if span[n][0] > last:
+                    tracks[n], last = t, span[n][1]
+            pending = [n for n in pending if n not in tracks]
+        return tracks
+
     def _plan_gaps(self) -> None:
-        """Per gap: each bending net gets a vertical track (constrained left-edge packing)."""
         self._tracks: list[dict[str, int]] = []
         for c in range(self._ncols - 1):
-            rows, before = self._constraints(c)
-            if _has_cycle(before):            # two edges swap rows: shift the right side
-                rows_used = [r for s in self._slots.values() for r in (s.y, s.y + s.h)]
-                span_all = max(rows_used) - min(rows_used)
-                for d in [d for i in range(1, 2 * span_all + 4) for d in (i, -i)]:
-                    self._shift(c, d)
-                    rows, before = self._constraints(c)
-                    if not _has_cycle(before):
-                        break
+            tracks, used = self._pack(c), [r for s in self._slots.values() for r in (s.y, s.y + s.h)]
+            deltas = (d for i in range(1, 2 * (max(used) - min(used)) + 4) for d in (i, -i))
+            while tracks is None:                  # edges swap rows: shift the right side
+                d = next(deltas)
+                self._shift(c, d)
+                if (tracks := self._pack(c)) is None:
                     self._shift(c, -d)
-            span = {n: (min(s, *ts), max(s, *ts)) for n, (s, ts) in rows.items() if ts != [s]}
-            pending = sorted(span, key=lambda n: (span[n], n))
-            tracks: dict[str, int] = {}
-            while pending:
-                t, last = len(set(tracks.values())), -math.inf
-                for n in [n for n in pending if before[n] & set(span) <= set(tracks)]:
-                    if span[n][0] > last:
-                        tracks[n], last = t, span[n][1]
-                if not set(pending) - set(tracks):
-                    break
-                if t == len(set(tracks.values())):
-                    raise RuntimeError("circuit: cannot route gap")   # guarded by the shift
-                pending = [n for n in pending if n not in tracks]
             self._tracks.append(tracks)
         top = min(s.y for s in self._slots.values())
         for s in self._slots.values():
@@ -351,16 +329,12 @@ class CircuitDiagram:
             label_x, lw, track0 = self._gap_x[c]
             for net, (src, dsts) in self._gap_nets(c).items():
                 self._route(self._slots[src], dsts, net, tracks, track0)
-            for key in self._layers[c]:
-                s = self._slots[key]
-                if s.real:
-                    if not s.succs:                       # an unused result: a labelled stub
-                        self._hline(key, s.out_row, s.x + s.w, label_x + lw - 1)
-                    value, grad = self._label_texts(key)
-                    self._text(label_x + (lw - cell_len(value)) // 2, s.out_row - 1, value,
-                               self.value_style)
-                    self._text(label_x + (lw - cell_len(grad)) // 2, s.out_row + 1, grad,
-                               self.grad_style)
+            for s in [self._slots[key] for key in self._layers[c] if self._slots[key].real]:
+                if not s.succs:                           # an unused result: a labelled stub
+                    self._hline(s.key, s.out_row, s.x + s.w, label_x + lw - 1)
+                for text, dy, style in zip(self._label_texts(s.key), (-1, 1),
+                                           (self.value_style, self.grad_style)):
+                    self._text(label_x + (lw - cell_len(text)) // 2, s.out_row + dy, text, style)
         for (x, y), nets in self._lines.items():
             dirs = list(nets.values())                  # a crossing: the vertical line wins
             dirs = ([d for d in dirs if d & (_N | _S)] or dirs)[0] if len(dirs) > 1 else dirs[0]
@@ -370,8 +344,7 @@ class CircuitDiagram:
             self._node(self._slots[key])
         end = self._slots[_END]
         self._put(end.x - 1, end.y, "▶", self.edge_style)
-        if self.output_name:
-            self._text(end.x + 1, end.y, self.output_name, self.box_style)
+        self._text(end.x + 1, end.y, self.output_name or "", self.box_style)
 
     def _route(self, src: _Slot, dsts: list[tuple[str, int]], net: str,
                tracks: dict[str, int], track0: int) -> None:
@@ -410,8 +383,11 @@ class CircuitDiagram:
         self._chars[y][x], self._styles[y][x] = ch, style
 
     def _text(self, x: int, y: int, text: str, style: Style | None) -> None:
-        for i, ch in enumerate(text):                  # labels are single-width characters
-            self._put(x + i, y, ch, style)
+        for ch in text:                                # a wide character owns two cells
+            self._put(x, y, ch, style)
+            for i in range(1, cell_len(ch)):
+                self._put(x + i, y, "", style)
+            x += max(1, cell_len(ch))
 
     def _node(self, s: _Slot) -> None:
         node = self.nodes[s.key]
