@@ -164,7 +164,7 @@ def test_add_mul_golden_and_order():
     # inputs left, then +, then *: values sit above their lines, gradients below
     (x_plus, y_plus), (x_mul, y_mul) = find(lines, "│ + │"), find(lines, "│ * │")
     assert find(lines, " x ")[0] < x_plus < x_mul
-    assert find(lines, " 3 ") [1] == y_plus - 1 and find(lines, "∇-4  │")[1] == y_plus + 1
+    assert find(lines, " 3 ")[1] == y_plus - 1 and find(lines, "∇-4  │")[1] == y_plus + 1
     assert find(lines, "-12")[1] == y_mul - 1 and find(lines, "∇1")[1] == y_mul + 1
 
 

@@ -28,6 +28,7 @@ class Progress:
     val_loss: float | None = None
     running: bool = True
     stopped_because: str = ""                               # "", "paused", "nan", "done", "error"
+    extras: dict = field(default_factory=dict)              # what report_extras computed
 
 
 class Controller:
@@ -40,6 +41,8 @@ class Controller:
         self.running = False
         self.busy = False
         self.error: BaseException | None = None
+        #: computed on the engine thread with every run-mode report (e.g. a decision grid)
+        self.report_extras: Callable[[Session], dict] | None = None
         self._thread = threading.Thread(target=self._loop, name="tuinn-engine", daemon=True)
         self._thread.start()
 
@@ -109,6 +112,8 @@ class Controller:
                 progress.iteration = prog.iteration
                 progress.epoch = prog.epoch_of(prog.iteration)
                 progress.val_loss = prog.validation_loss()
+                if self.report_extras:
+                    progress.extras = self.report_extras(session)
                 self.on_change(progress)
                 progress = Progress(prog.iteration, prog.epoch_of(prog.iteration))
                 last = now
@@ -120,6 +125,8 @@ class Controller:
         progress.iteration = prog.iteration
         progress.epoch = prog.epoch_of(prog.iteration)
         progress.val_loss = prog.validation_loss()
+        if self.report_extras:
+            progress.extras = self.report_extras(session)
         progress.running = False
         progress.stopped_because = reason
         self.on_change(progress)

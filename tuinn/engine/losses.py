@@ -19,15 +19,15 @@ LOSSES = ("softmax_ce", "hinge", "mse", "bce")
 CLASS_LOSSES = ("softmax_ce", "hinge")
 
 
-def _flat(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a).reshape(-1)
+def _c(a: np.ndarray) -> np.ndarray:
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 def l2_penalty(l2: float, weights: Iterable[np.ndarray]) -> float:
     """l2 * sum(W**2) summed over the weight matrices given (never biases)."""
     if l2 == 0.0:
         return 0.0
-    return float(l2) * float(sum(K.sum_squares(_flat(w)) for w in weights))
+    return float(l2) * float(sum(K.sum_squares(_c(np.asarray(w))) for w in weights))
 
 
 def l2_grad(l2: float, W: np.ndarray) -> np.ndarray:
@@ -41,7 +41,7 @@ def add_l2_grad(l2: float, W: np.ndarray, grad: np.ndarray) -> None:
         return
     if not grad.flags.c_contiguous or grad.shape != W.shape:
         raise ValueError("add_l2_grad: grad must be C-contiguous and shaped like W")
-    K.add_scaled(grad.reshape(-1), _flat(W), 2.0 * float(l2))
+    K.add_scaled(grad, _c(W), 2.0 * float(l2))
 
 
 class Loss:
@@ -149,7 +149,7 @@ class Loss:
                 target = np.ascontiguousarray(self.check_targets(target, out.shape),
                                               dtype=out.dtype)
             kern = K.mse if self.type == "mse" else K.bce_logits
-            value = kern(out.reshape(-1), target.reshape(-1), dout.reshape(-1))
+            value = kern(out, target, dout)
         self.cache["dout"] = dout
         self.value = float(value)
         return self.value

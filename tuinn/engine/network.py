@@ -88,6 +88,8 @@ class NetworkProgram:
         self.per_epoch = -(-len(self.x) // self.batch_size)
         self.epochs = net.train.epochs
         self.iteration = 0
+        self.losses: list[float] = []                # training loss by iteration
+        self.val_losses: dict[int, float] = {}       # validation loss where measured
         self.history: deque[Snapshot] = deque(maxlen=max(1, spec.debug.history + 1))
         self.steps = self._make_steps()
         self.start = self._snapshot()
@@ -158,6 +160,7 @@ class NetworkProgram:
             tape.extra["data_loss"] = data
             tape.extra["l2_loss"] = reg
             tape.values[LOSS] = np.asarray(data + reg, dtype=np.float64)
+            self.record_loss(self.iteration, data + reg)
         return run
 
     def _loss_bwd(self, prev: str):
@@ -255,6 +258,7 @@ class NetworkProgram:
         for layer in self.layers:
             h = layer.forward(h, True, rng)
         loss = self.loss.forward(h, yb) + self.l2_value()
+        self.record_loss(self.iteration, loss)
         d = self.loss.backward()
         for layer in reversed(self.layers):
             d = layer.backward(d)
@@ -271,8 +275,19 @@ class NetworkProgram:
     def params_finite(self) -> bool:
         return all(np.isfinite(p).all() for p in self.params().values())
 
+    def record_loss(self, iteration: int, loss: float) -> None:
+        if iteration < len(self.losses):
+            self.losses[iteration] = float(loss)
+        elif iteration == len(self.losses):
+            self.losses.append(float(loss))
+
     def validation_loss(self) -> float | None:
-        return self.evaluate(self.x_val, self.y_val) if len(self.x_val) else None
+        """Validation loss at the current parameters (recorded for the loss curve)."""
+        if not len(self.x_val):
+            return None
+        loss = self.evaluate(self.x_val, self.y_val)
+        self.val_losses[self.iteration] = loss
+        return loss
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:
         """Loss (with L2) on a data set, in eval mode (no dropout), on the twin layers."""

@@ -49,26 +49,27 @@ class Optimizer:
     # --------------------------------------------------------------------- step
     def step(self, key: str, param: np.ndarray, grad: np.ndarray) -> None:
         """Update `param` in place from `grad` (L2 already in it) and advance the state."""
-        if not param.flags.c_contiguous or not param.flags.writeable:
-            raise ValueError(f"{key}: parameters must be writeable C-contiguous arrays")
+        if not param.flags.c_contiguous:
+            raise ValueError(f"{key}: parameters must be C-contiguous to update in place")
         if grad.shape != param.shape:
             raise ValueError(f"{key}: grad {grad.shape} does not fit param {param.shape}")
-        w = param.reshape(-1)
-        g = np.ascontiguousarray(grad).reshape(-1)
+        if not grad.flags.c_contiguous:
+            grad = np.ascontiguousarray(grad)
         if self.type == "sgd":
-            K.sgd_step(w, g, self.lr)
+            K.sgd_step(param, grad, self.lr)
             return
         st = self._state.get(key)
         if st is None or st["v"].shape != param.shape:
             st = self._state[key] = self._new_state(param)
         if self.type == "momentum":
-            K.momentum_step(w, g, st["v"].reshape(-1), self.lr, self.momentum)
+            K.momentum_step(param, grad, st["v"], self.lr, self.momentum)
         elif self.type == "rmsprop":
-            K.rmsprop_step(w, g, st["v"].reshape(-1), self.lr, self.alpha, self.eps)
+            K.rmsprop_step(param, grad, st["v"], self.lr, self.alpha, self.eps)
         else:
-            st["t"][...] += 1
-            K.adam_step(w, g, st["m"].reshape(-1), st["v"].reshape(-1), self.lr,
-                        self.beta1, self.beta2, self.eps, int(st["t"]))
+            t = st["t"]
+            t += 1
+            K.adam_step(param, grad, st["m"], st["v"], self.lr, self.beta1, self.beta2,
+                        self.eps, int(t))
 
     def _new_state(self, param: np.ndarray) -> dict[str, np.ndarray]:
         st = {"v": np.zeros_like(param, order="C")}

@@ -97,12 +97,18 @@ class Session:
         return taken
 
     def back(self, n: int = 1) -> int:
-        if self.tick == 0 and self.iterative and n > 0:
-            if not self.previous_iteration():
-                return 0
-            return 1 + self.back(n - 1) if n > 1 else 1
-        target = max(0, self.tick - n)
-        taken = self.tick - target
+        """Move back n ticks; for networks, across iteration boundaries into history."""
+        taken, target = 0, self.tick
+        while taken < n:
+            if target == 0:
+                if not (self.iterative and self.previous_iteration()):
+                    break
+                target = self.tick
+                taken += 1
+                continue
+            k = min(n - taken, target)
+            target -= k
+            taken += k
         self.goto(target)
         return taken
 

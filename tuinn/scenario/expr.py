@@ -88,7 +88,7 @@ def tokenize(line: str) -> list[Token]:
                 raise ExprError(_BAD.get(c, f"unexpected character {c!r}"), i)
             out.append(Token("op", op, i))
             i += len(op)
-    out.append(Token("end", "", n))
+    out.append(Token("end", "", min(i, n)))
     return out
 
 

@@ -136,10 +136,15 @@ def _top_hint(key: str) -> str | None:
     return hint
 
 
+def _missing(where: Where, table: str, message: str) -> TuinnError:
+    """A table the kind needs is absent: point at the `kind` line."""
+    return TuinnError(message, file=where.file, line=where.line("scenario.kind"), key=table)
+
+
 # ------------------------------------------------------------------ kind = "graph"
 def _graph(raw: dict, located: Located, where: Where, dtype: str) -> GraphSpec:
     if "graph" not in raw:
-        raise where.error("kind = 'graph' needs a [graph] table (inputs and expr)", "graph")
+        raise _missing(where, "graph", "kind = 'graph' needs a [graph] table (inputs and expr)")
     vals = S.check_table(raw["graph"], S.GRAPH, "graph", where)
     if not vals["inputs"]:
         raise where.error("needs at least one input, e.g. { x = 1.0 }", "graph.inputs")
@@ -169,12 +174,12 @@ def _fallback(where: Where) -> list[int] | None:
 # ------------------------------------------------------------------ kind = "network"
 def _network(raw: dict, where: Where, dtype: str, base: Path) -> NetworkSpec:
     if "model" not in raw:
-        raise where.error("kind = 'network' needs a [model] table (input and layers)", "model")
+        raise _missing(where, "model", "kind = 'network' needs a [model] table (input, layers)")
     model = S.check_table(raw["model"], S.MODEL, "model", where)
     shape = tuple(model["input"])
     layers = _layers(model["layers"], "model.layers", where, {}, {})
     if "data" not in raw:
-        raise where.error("kind = 'network' needs a [data] table", "data")
+        raise _missing(where, "data", "kind = 'network' needs a [data] table")
     data = _data(raw["data"], where, dtype, base, shape)
     loss = LossSpec(**S.check_table(raw.get("loss", {}), S.LOSS, "loss", where))
     optimizer = OptimizerSpec(**S.check_table(raw.get("optimizer", {}), S.OPTIMIZER,

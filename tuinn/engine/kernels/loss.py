@@ -1,6 +1,6 @@
 """Provides the loss kernels: softmax cross-entropy, hinge, MSE, BCE on logits, L2.
 
-Each loss kernel returns the batch-mean loss and writes the gradient of that mean into
+Kernels take C-contiguous arrays (flat views are made inside). Each loss kernel returns the batch-mean loss and writes the gradient of that mean into
 `dout` in the same pass (the backward step then only hands it out). Class losses
 return the index of the first out-of-range label through `bad[0]` (-1 when none), so
 label checking costs nothing extra.
@@ -71,46 +71,50 @@ def hinge(s, y, margin, dout, bad):
 @kernel
 def mse(out, target, dout):
     """mean over all elements of (out - target)**2; dout = 2 (out - target) / size."""
-    k = out.size                                        # flat views
+    k = out.size
+    of, tf, gf = out.reshape(k), target.reshape(k), dout.reshape(k)   # flat views
     total = 0.0
     for i in range(k):
-        d = out[i] - target[i]
+        d = of[i] - tf[i]
         total += d * d
-        dout[i] = 2.0 * d / k
+        gf[i] = 2.0 * d / k
     return total / k
 
 
 @kernel
 def bce_logits(s, t, dout):
     """mean of max(s, 0) - s t + log(1 + exp(-|s|)); dout = (sigmoid(s) - t) / size."""
-    k = s.size                                          # flat views
+    k = s.size
+    sf, tf, gf = s.reshape(k), t.reshape(k), dout.reshape(k)          # flat views
     total = 0.0
     for i in range(k):
-        v = s[i]
-        total += max(v, 0.0) - v * t[i] + math.log1p(math.exp(-abs(v)))
+        v = sf[i]
+        total += max(v, 0.0) - v * tf[i] + math.log1p(math.exp(-abs(v)))
         if v >= 0.0:
             p = 1.0 / (1.0 + math.exp(-v))
         else:
             e = math.exp(v)
             p = e / (1.0 + e)
-        dout[i] = (p - t[i]) / k
+        gf[i] = (p - tf[i]) / k
     return total / k
 
 
 @kernel
 def sum_squares(w):
-    """sum(w**2) over a flat view."""
+    """sum(w**2)."""
+    wf = w.reshape(w.size)
     total = 0.0
-    for i in range(w.size):
-        total += w[i] * w[i]
+    for i in range(wf.size):
+        total += wf[i] * wf[i]
     return total
 
 
 @kernel
 def add_scaled(g, w, alpha):
     """g += alpha * w in place (L2's gradient: alpha = 2 * l2)."""
-    for i in range(g.size):
-        g[i] += alpha * w[i]
+    gf, wf = g.reshape(g.size), w.reshape(w.size)
+    for i in range(gf.size):
+        gf[i] += alpha * wf[i]
 
 
 @kernel

@@ -14,6 +14,7 @@ so that LLVM vectorises the gate loops (there is no SVML, and a libm call costs
 
 from __future__ import annotations
 
+import math
 from math import factorial
 
 import numpy as np
@@ -40,9 +41,8 @@ def _make_expneg(F, I, lim, ln2hi, ln2lo, degree, mbits, bias):
     bias, mbits, ione = I(bias), I(mbits), I(1)
 
     def impl(y):
-        y = lim if y > lim else y                   # exp(-lim) underflows to 0; NaN stays
-        kf = np.floor(y * log2e + half)
-        kf = kf if kf == kf else zero               # NaN: any k, r is NaN anyway
+        y = np.minimum(y, lim)                      # exp(-lim) underflows to 0; NaN stays
+        kf = np.fmax(np.floor(y * log2e + half), zero)   # NaN -> k = 0 (r stays NaN)
         r = (kf * ln2hi - y) + kf * ln2lo           # -y + k ln2, Cody-Waite
         p = coefs[degree - 1]
         for idx in range(degree - 2, -1, -1):
@@ -65,7 +65,7 @@ _EXPNEG = {
 }
 
 
-@overload(_expneg)
+@overload(_expneg, inline="always")
 def _ov_expneg(y):
     return _EXPNEG.get(y)
 
@@ -85,24 +85,24 @@ def _make_act(F):
 
     def sigmoid(z):
         e, em = _expneg(abs(z))
-        return np.divide(one if z >= zero else e, one + e)   # np.divide: no raise, vectorises
+        num = np.maximum(e, F(z >= zero))           # 1 for z >= 0, else e; NaN stays
+        return np.divide(num, one + e)              # np.divide: no raise, vectorises
 
     def tanh(z):
         e, em = _expneg(two * abs(z))
-        t = np.divide(zero - em, two + em)
-        return t if z >= zero else -t
+        return math.copysign(np.divide(zero - em, two + em), z)
     return sigmoid, tanh
 
 
 _ACT = {types.float64: _make_act(np.float64), types.float32: _make_act(np.float32)}
 
 
-@overload(_sigmoid)
+@overload(_sigmoid, inline="always")
 def _ov_sigmoid(z):
     return _ACT[z][0] if z in _ACT else None
 
 
-@overload(_tanh)
+@overload(_tanh, inline="always")
 def _ov_tanh(z):
     return _ACT[z][1] if z in _ACT else None
 
@@ -208,19 +208,19 @@ def lstm_forward_kernel(x, Wx, Wh, b, xt, xp, rec, gates, cs, hs, tc):
         if t > 0:
             np.dot(hs[t], Wh, rec)                                    # (N, 4H)
         for n in range(N):
-            a, r, g = xp[t, n], rec[n], gates[t, n]
+            a, r, g = xp[t, n], rec[n], gates[t, n]                   # (4H,)
+            for j in range(2 * H):
+                g[j] = _sigmoid(a[j] + r[j] + b[j])                   # i, f
+            for j in range(2 * H, 3 * H):
+                g[j] = _tanh(a[j] + r[j] + b[j])                      # g
+            for j in range(3 * H, 4 * H):
+                g[j] = _sigmoid(a[j] + r[j] + b[j])                   # o
             cp, c, h, th = cs[t, n], cs[t + 1, n], hs[t + 1, n], tc[t, n]
             for j in range(H):
-                i_ = _sigmoid(a[j] + r[j] + b[j])
-                f_ = _sigmoid(a[H + j] + r[H + j] + b[H + j])
-                g_ = _tanh(a[2 * H + j] + r[2 * H + j] + b[2 * H + j])
-                o_ = _sigmoid(a[3 * H + j] + r[3 * H + j] + b[3 * H + j])
-                c_ = f_ * cp[j] + i_ * g_
-                t_ = _tanh(c_)
-                g[j], g[H + j], g[2 * H + j], g[3 * H + j] = i_, f_, g_, o_
-                c[j] = c_
-                th[j] = t_
-                h[j] = o_ * t_
+                c[j] = g[H + j] * cp[j] + g[j] * g[2 * H + j]
+            for j in range(H):
+                th[j] = _tanh(c[j])
+                h[j] = g[3 * H + j] * th[j]
 
 
 @kernel
@@ -244,14 +244,20 @@ def lstm_backward_kernel(dy, seq, Wx, Wh, xt, gates, cs, hs, tc, dh, dc, dA, dhr
             else:
                 dcr[:] = 0.0
             for j in range(H):
-                i_, f_, g_, o_ = g[j], g[H + j], g[2 * H + j], g[3 * H + j]
-                t_ = th[j]
-                dc_ = dcr[j] + d[j] * o_ * (one - t_ * t_)
-                dcr[j] = dc_
-                da[j] = dc_ * g_ * i_ * (one - i_)
-                da[H + j] = dc_ * cp[j] * f_ * (one - f_)
-                da[2 * H + j] = dc_ * i_ * (one - g_ * g_)
-                da[3 * H + j] = d[j] * t_ * o_ * (one - o_)
+                o_, t_ = g[3 * H + j], th[j]
+                dcr[j] += d[j] * o_ * (one - t_ * t_)
+            for j in range(H):
+                i_ = g[j]
+                da[j] = dcr[j] * g[2 * H + j] * i_ * (one - i_)           # di
+            for j in range(H):
+                f_ = g[H + j]
+                da[H + j] = dcr[j] * cp[j] * f_ * (one - f_)              # df
+            for j in range(H):
+                g_ = g[2 * H + j]
+                da[2 * H + j] = dcr[j] * g[j] * (one - g_ * g_)           # dg
+            for j in range(H):
+                o_ = g[3 * H + j]
+                da[3 * H + j] = d[j] * th[j] * o_ * (one - o_)            # do
     np.dot(hs[:T].reshape(T * N, H).T, dA.reshape(T * N, H4), dWh)   # (H, 4H)
     _input_grads(dA, Wx, xt, dxt, dx, dWx, db)
 
@@ -273,14 +279,15 @@ def gru_forward_kernel(x, Wx, Wh, bx, bh, xt, xp, rec, gates, hn, hs):
         for n in range(N):
             a, r, g = xp[t, n], rec[n], gates[t, n]
             hp, h, hnr = hs[t, n], hs[t + 1, n], hn[t, n]
+            for j in range(2 * H):
+                g[j] = _sigmoid(a[j] + bx[j] + r[j] + bh[j])          # r, z
             for j in range(H):
-                r_ = _sigmoid(a[j] + bx[j] + r[j] + bh[j])
-                z_ = _sigmoid(a[H + j] + bx[H + j] + r[H + j] + bh[H + j])
-                hn_ = r[2 * H + j] + bh[2 * H + j]
-                n_ = _tanh(a[2 * H + j] + bx[2 * H + j] + r_ * hn_)
-                g[j], g[H + j], g[2 * H + j] = r_, z_, n_
-                hnr[j] = hn_
-                h[j] = (one - z_) * n_ + z_ * hp[j]
+                hnr[j] = r[2 * H + j] + bh[2 * H + j]                 # h Whn + bhn
+            for j in range(H):
+                g[2 * H + j] = _tanh(a[2 * H + j] + bx[2 * H + j] + g[j] * hnr[j])   # n
+            for j in range(H):
+                z_ = g[H + j]
+                h[j] = (one - z_) * g[2 * H + j] + z_ * hp[j]
 
 
 @kernel
@@ -302,12 +309,18 @@ def gru_backward_kernel(dy, seq, Wx, Wh, xt, gates, hn, hs, dh, dA, dAh, dhrec,
             g, d, da, dah = gates[t, n], dh[t, n], dA[t, n], dAh[t, n]
             hp, hnr = hs[t, n], hn[t, n]
             for j in range(H):
-                r_, z_, n_ = g[j], g[H + j], g[2 * H + j]
-                dn_ = d[j] * (one - z_) * (one - n_ * n_)
-                dr_ = dn_ * hnr[j] * r_ * (one - r_)
-                dz_ = d[j] * (hp[j] - n_) * z_ * (one - z_)
-                da[j], da[H + j], da[2 * H + j] = dr_, dz_, dn_
-                dah[j], dah[H + j], dah[2 * H + j] = dr_, dz_, dn_ * r_
+                z_, n_ = g[H + j], g[2 * H + j]
+                da[2 * H + j] = d[j] * (one - z_) * (one - n_ * n_)      # dn
+            for j in range(H):
+                r_ = g[j]
+                da[j] = da[2 * H + j] * hnr[j] * r_ * (one - r_)          # dr
+            for j in range(H):
+                z_ = g[H + j]
+                da[H + j] = d[j] * (hp[j] - g[2 * H + j]) * z_ * (one - z_)  # dz
+            for j in range(2 * H):
+                dah[j] = da[j]
+            for j in range(H):
+                dah[2 * H + j] = da[2 * H + j] * g[j]                     # dn * r
     np.dot(hs[:T].reshape(T * N, H).T, dAh.reshape(T * N, H3), dWh)  # (H, 3H)
     _colsum(dAh, dbh)
     _input_grads(dA, Wx, xt, dxt, dx, dWx, dbx)

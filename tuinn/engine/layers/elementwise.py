@@ -40,7 +40,7 @@ class _MaskLayer(Layer):
         x = _as_input(self, x)
         y = self.buffer("y", x.shape)
         mask = self.buffer("mask", x.shape)
-        self._kernel(x.reshape(-1), y.reshape(-1), mask.reshape(-1))
+        self._kernel(x, y, mask)
         self.cache["mask"] = mask
         self.cache["y"] = y
         return y
@@ -49,7 +49,7 @@ class _MaskLayer(Layer):
         mask = self.cache["mask"]
         dy = _as_grad(self, dy, mask.shape)
         dx = self.buffer("dx", mask.shape)
-        K.relu_backward(dy.reshape(-1), mask.reshape(-1), dx.reshape(-1))
+        K.relu_backward(dy, mask, dx)
         return dx
 
 
@@ -84,7 +84,7 @@ class _SmoothLayer(Layer):
     def forward(self, x: np.ndarray, train: bool, rng: np.random.Generator) -> np.ndarray:
         x = _as_input(self, x)
         y = self.buffer("y", x.shape)
-        self._fwd(x.reshape(-1), y.reshape(-1))
+        self._fwd(x, y)
         self.cache["y"] = y
         return y
 
@@ -92,7 +92,7 @@ class _SmoothLayer(Layer):
         y = self.cache["y"]
         dy = _as_grad(self, dy, y.shape)
         dx = self.buffer("dx", y.shape)
-        self._bwd(dy.reshape(-1), y.reshape(-1), dx.reshape(-1))
+        self._bwd(dy, y, dx)
         return dx
 
 
@@ -149,10 +149,10 @@ class Dropout(Layer):
             if u is None or u.shape != x.shape:
                 u = self._u = np.empty(x.shape, dtype=np.float64)
             rng.random(out=u)
-            K.dropout_mask(u.reshape(-1), 1.0 - self.p, mask.reshape(-1))
+            K.dropout_mask(u, 1.0 - self.p, mask)
             self.cache["mask"] = mask
         y = self.buffer("y", x.shape)
-        K.mul_forward(x.reshape(-1), mask.reshape(-1), y.reshape(-1))
+        K.mul_forward(x, mask, y)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -161,7 +161,7 @@ class Dropout(Layer):
         mask = self.cache["mask"]
         dy = _as_grad(self, dy, mask.shape)
         dx = self.buffer("dx", mask.shape)
-        K.mul_forward(dy.reshape(-1), mask.reshape(-1), dx.reshape(-1))
+        K.mul_forward(dy, mask, dx)
         return dx
 
 

@@ -71,7 +71,7 @@ class Residual(Layer):
             h = layer.forward(h, train, rng)
         h = np.ascontiguousarray(h, dtype=self.dtype)
         y = self.buffer("y", x.shape)
-        add(x.reshape(-1), h.reshape(-1), y.reshape(-1))
+        add(x, h, y)
         self.cache["x"] = x
         self.cache["fx"] = h
         self.cache["y"] = y
@@ -85,5 +85,5 @@ class Residual(Layer):
             dh = layer.backward(dh)
         dh = np.ascontiguousarray(dh, dtype=self.dtype)
         dx = self.buffer("dx", dy.shape)
-        add(dy.reshape(-1), dh.reshape(-1), dx.reshape(-1))
+        add(dy, dh, dx)
         return dx

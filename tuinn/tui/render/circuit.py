@@ -4,13 +4,11 @@ Plain data in (DiagramNode, EdgeLabel), text out; no math. Conventions, which sn
 - Columns by longest path: inputs in column 0, each gate one column right of its deepest
   argument. A long edge runs straight through the columns between. The output's edge leaves
   to the right edge of the drawing, ending in "▶" (then `output_name`, if given).
-- Every edge carries its source's forward value above the line and its gradient below it.
-  Gradients are prefixed with "∇" (GRAD_PREFIX), so they stay distinct without colour; pass
-  plain strings ("-0.20") and the diagram adds the prefix. A branch is labelled once, near its
-  source, before it splits.
-- Gates are boxes. A gate with one argument is 3 rows high; a gate with n >= 2 arguments is
-  2n+1 rows high so that every argument enters with its own "▶", argument 0 at the top.
-  Inputs are bare names.
+- Every edge carries its source's forward value above the line and its gradient below it,
+  prefixed with "∇" (GRAD_PREFIX) so the two differ without colour; pass plain strings
+  ("-0.20"), the diagram adds the prefix. A branch is labelled once, near its source.
+- Gates are boxes, 3 rows high for one argument and 2n+1 rows for n >= 2 arguments, so that
+  every argument enters with its own "▶", argument 0 at the top. Inputs are bare names.
 - The current node has a heavy border (┏━┓, also around an input's name) and `current_style`
   on its label; the selected node has a double border (╔═╗) and `selected_style`.
 - ┌ ┐ └ ┘ ├ ┤ ┬ ┴ ┼ always join lines of one edge (a fan-out). Where two different edges
@@ -109,8 +107,9 @@ class CircuitDiagram:
         self.output_name, self.min_label_width = output_name, min_label_width
         self._check(nodes)
         self._build_slots(nodes)
-        for step in (self._order, self._place_rows, self._plan_gaps, self._place_columns, self._paint):
+        for step in (self._order, self._place_rows, self._plan_gaps, self._place_columns):
             step()
+        self._paint()
 
     # ---- public queries -------------------------------------------------------------------
     def size(self) -> tuple[int, int]:
@@ -145,18 +144,18 @@ class CircuitDiagram:
     # ---- layout ---------------------------------------------------------------------------
     def _check(self, nodes: list[DiagramNode]) -> None:
         """Validate the graph and put each node in its column (longest path from the inputs)."""
-        bad = [n.id for n in nodes if n.kind not in ("input", "gate") or n.kind == "input" and n.args]
+        bad = [n.id for n in nodes if n.kind != "gate" and (n.kind != "input" or n.args)]
         unknown = [(n.id, a) for n in nodes for a in n.args if a not in self.nodes]
         if len(self.nodes) != len(nodes) or bad or unknown or self.output not in self.nodes:
             raise ValueError(f"circuit: duplicate ids, bad kinds {bad}, unknown args {unknown}"
                              f" or unknown output {self.output!r}")
-        self._col: dict[str, int] = {}
-        while len(self._col) < len(nodes):
-            ready = [n for n in nodes if n.id not in self._col and all(a in self._col for a in n.args)]
+        self._col = col = {}
+        while len(col) < len(nodes):
+            ready = [n for n in nodes if n.id not in col and all(a in col for a in n.args)]
             if not ready:
                 raise ValueError("circuit: the graph has a cycle")
             for n in ready:
-                self._col[n.id] = 1 + max((self._col[a] for a in n.args), default=-1)
+                col[n.id] = 1 + max((col[a] for a in n.args), default=-1)
 
     def _build_slots(self, nodes: list[DiagramNode]) -> None:
         slots: dict[str, _Slot] = {}
@@ -187,6 +186,9 @@ class CircuitDiagram:
         for src, dst, k, _ in self._edges:
             slots[src].succs.append((dst, k))
             slots[dst].preds.append((src, k))
+        self._nets: list[dict[str, tuple[str, list]]] = [{} for _ in range(self._ncols)]
+        for src, dst, k, net in self._edges:     # per gap: net -> (source slot, its targets)
+            self._nets[slots[src].col].setdefault(net, (src, []))[1].append((dst, k))
         self._slots = slots
         self._layers = [[k for k, s in slots.items() if s.col == c] for c in range(self._ncols)]
 
@@ -214,9 +216,9 @@ class CircuitDiagram:
             self._layers[c].sort(key=bary)
             pos.update((k, float(i)) for i, k in enumerate(self._layers[c]))
 
-        best = (self._crossings(pos), [list(layer) for layer in self._layers])
+        best, n_cols = (self._crossings(pos), [list(layer) for layer in self._layers]), self._ncols
         for _ in range(4):
-            for down, cols in ((True, range(1, self._ncols)), (False, range(self._ncols - 2, -1, -1))):
+            for down, cols in ((True, range(1, n_cols)), (False, range(n_cols - 2, -1, -1))):
                 for c in cols:
                     sort(c, down)
                 n = self._crossings(pos)
@@ -239,17 +241,10 @@ class CircuitDiagram:
             for key, off, z in zip(layer, offs, _pav(targets)):
                 self._slots[key].y = math.floor(z + Fraction(1, 2)) + off
 
-    def _gap_nets(self, c: int) -> dict[str, tuple[str, list[tuple[str, int]]]]:
-        nets: dict[str, tuple[str, list[tuple[str, int]]]] = {}
-        for src, dst, k, net in self._edges:
-            if self._slots[src].col == c:
-                nets.setdefault(net, (src, []))[1].append((dst, k))
-        return nets
-
     def _constraints(self, c: int) -> tuple[dict, dict[str, set[str]]]:
         """Rows of each net in gap c, and which nets' tracks must lie left of which."""
         rows = {}
-        for net, (src, dsts) in self._gap_nets(c).items():
+        for net, (src, dsts) in self._nets[c].items():
             rows[net] = (self._slots[src].out_row, [self._slots[d].entry_row(k) for d, k in dsts])
         src_at = {s: net for net, (s, _) in rows.items()}
         before: dict[str, set[str]] = {net: set() for net in rows}
@@ -276,7 +271,8 @@ class CircuitDiagram:
     def _plan_gaps(self) -> None:
         self._tracks: list[dict[str, int]] = []
         for c in range(self._ncols - 1):
-            tracks, used = self._pack(c), [r for s in self._slots.values() for r in (s.y, s.y + s.h)]
+            used = [r for s in self._slots.values() for r in (s.y, s.y + s.h)]
+            tracks = self._pack(c)
             deltas = (d for i in range(1, 2 * (max(used) - min(used)) + 4) for d in (i, -i))
             while tracks is None:                  # edges swap rows: shift the right side
                 d = next(deltas)
@@ -284,15 +280,12 @@ class CircuitDiagram:
                 if (tracks := self._pack(c)) is None:
                     self._shift(c, -d)
             self._tracks.append(tracks)
-        top = min(s.y for s in self._slots.values())
-        for s in self._slots.values():
-            s.y -= top
+        self._shift(-1, -min(s.y for s in self._slots.values()))     # top row is 0
         self._height = max(s.y + s.h for s in self._slots.values())
 
     def _shift(self, c: int, d: int) -> None:
-        for s in self._slots.values():
-            if s.col > c:
-                s.y += d
+        for s in [s for s in self._slots.values() if s.col > c]:
+            s.y += d
 
     def _label_texts(self, key: str) -> tuple[str, str]:
         lab = self.labels.get(key) or EdgeLabel()
@@ -307,9 +300,7 @@ class CircuitDiagram:
             inner = max(s.w for s in slots)
             for s in slots:
                 off = inner - s.w if s.kind == "input" else (inner - s.w) // 2
-                s.x = x if s.kind == "dummy" else x + margin + off
-                if s.kind == "dummy":
-                    s.w = margin + inner
+                s.x, s.w = (x, margin + inner) if s.kind == "dummy" else (x + margin + off, s.w)
             x += margin + inner
             if c == self._ncols - 1:
                 break
@@ -327,7 +318,7 @@ class CircuitDiagram:
         self._lines: dict[tuple[int, int], dict[str, int]] = {}
         for c, tracks in enumerate(self._tracks):
             label_x, lw, track0 = self._gap_x[c]
-            for net, (src, dsts) in self._gap_nets(c).items():
+            for net, (src, dsts) in self._nets[c].items():
                 self._route(self._slots[src], dsts, net, tracks, track0)
             for s in [self._slots[key] for key in self._layers[c] if self._slots[key].real]:
                 if not s.succs:                           # an unused result: a labelled stub
@@ -403,8 +394,7 @@ class CircuitDiagram:
             for y in range(s.y + 1, s.y + s.h - 1):
                 self._put(s.x, y, vt, b_style)
                 self._put(s.x + s.w - 1, y, vt, b_style)
-        mid = s.y + s.h // 2
         pad = " " if s.kind == "gate" else ""
-        self._text(s.x + 1, mid, pad + node.label + pad, label_style)
+        self._text(s.x + 1, s.y + s.h // 2, pad + node.label + pad, label_style)
         for k in range(len(node.args)):
             self._put(s.x - 1, s.entry_row(k), "▶", self.edge_style)

@@ -1,0 +1,34 @@
+"""Provides DataPanel: 2-D data points by class over the model's decision regions."""
+
+from __future__ import annotations
+
+from textual.widget import Widget
+
+from tuinn.tui.render.decision import DecisionMap
+
+
+class DataPanel(Widget):
+    DEFAULT_CSS = """
+    DataPanel { border: round $primary-darken-2; height: 1fr; }
+    """
+
+    def __init__(self, points, classes, n_classes: int, regression: bool, **kwargs):
+        super().__init__(**kwargs)
+        self.points, self.classes = points, classes
+        self.n_classes, self.regression = n_classes, regression
+        self.grid = None
+        self.extent = None
+
+    def grid_shape(self) -> tuple[int, int]:
+        """The grid the engine should evaluate for the current size."""
+        return DecisionMap.grid_shape(max(8, self.size.width), max(4, self.size.height - 1))
+
+    def show(self, grid, extent) -> None:
+        self.grid, self.extent = grid, extent
+        self.refresh()
+
+    def render(self):
+        if self.grid is None:
+            return "evaluating the model…"
+        return DecisionMap(self.grid, self.points, self.classes, extent=self.extent,
+                           n_classes=self.n_classes, regression=self.regression)
