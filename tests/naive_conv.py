@@ -1,4 +1,5 @@
-"""Provides slow, obvious NumPy references for the conv2d and pooling kernels."""
+"""Provides slow, obvious NumPy references for the conv2d and pooling kernels, and
+centred finite differences."""
 
 from __future__ import annotations
 
@@ -84,3 +85,25 @@ def pool_backward(x, dy, size, stride, kind):
                         r, q = i * stride, j * stride
                         dx[n, c, r:r + size, q:q + size] += dy[n, c, i, j] / size ** 2
     return dx
+
+
+def numeric_grad(f, a, eps=1e-6):
+    g = np.zeros_like(a)
+    for i in np.ndindex(a.shape):
+        old = a[i]
+        a[i] = old + eps
+        fp = f()
+        a[i] = old - eps
+        fm = f()
+        a[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+def assert_grad_close(numeric, analytic, tol=1e-6):
+    """Relative error |n - a| / max(1, |n|, |a|) below tol everywhere (the floor of 1
+    keeps the round-off of (f(x+eps) - f(x-eps)) / 2eps, ~1e-8 here, from failing tiny
+    gradients)."""
+    err = np.abs(numeric - analytic) / np.maximum(1.0, np.maximum(np.abs(numeric),
+                                                                  np.abs(analytic)))
+    assert err.max(initial=0.0) < tol, f"max relative error {err.max():.3g}"

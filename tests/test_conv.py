@@ -14,6 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import naive_conv as naive
+from naive_conv import assert_grad_close, numeric_grad
 from tuinn.engine import conv_steps as cs
 from tuinn.engine.layers.conv import AvgPool, Conv2D, MaxPool
 from tuinn.errors import TuinnError
@@ -75,28 +76,6 @@ def run_conv(c):
     dy = rng.standard_normal(y.shape)
     dx = layer.backward(dy).copy()
     return layer, x, y, dy, dx
-
-
-def numeric_grad(f, a, eps=1e-6):
-    g = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        fp = f()
-        a[i] = old - eps
-        fm = f()
-        a[i] = old
-        g[i] = (fp - fm) / (2 * eps)
-    return g
-
-
-def assert_grad_close(numeric, analytic, tol=1e-6):
-    """Relative error |n - a| / max(1, |n|, |a|) below tol everywhere (the floor of 1
-    keeps the round-off of (f(x+eps) - f(x-eps)) / 2eps, ~1e-8 here, from failing tiny
-    gradients)."""
-    err = np.abs(numeric - analytic) / np.maximum(1.0, np.maximum(np.abs(numeric),
-                                                                  np.abs(analytic)))
-    assert err.max(initial=0.0) < tol, f"max relative error {err.max():.3g}"
 
 
 # ------------------------------------------------------------------- conv2d
@@ -219,6 +198,8 @@ def test_maxpool_routes_gradient_to_the_winner():
     layer = pool_layer("max", 1, 2, 2, 2)
     y = layer.forward(np.array([[[[1., np.nan], [7., 2.]]]]), True, None)
     assert np.isnan(y[0, 0, 0, 0]) and layer.cache["argmax"][0, 0, 0, 0] == 1
+    y = layer.forward(np.array([[[[1., 9.], [np.nan, np.nan]]]]), True, None)
+    assert np.isnan(y[0, 0, 0, 0]) and layer.cache["argmax"][0, 0, 0, 0] == 2   # the first
     # average pooling spreads 1/size**2
     layer = pool_layer("avg", 1, 2, 2, 2)
     layer.forward(np.ones((1, 1, 2, 2)), True, None)
@@ -322,6 +303,22 @@ def test_receptive_field_of_two_3x3_convs_is_5x5():
     # conv 3 -> pool 2 -> conv 3: 3, then 4, then 4 + 2 * 2 = 8
     assert cs.receptive_field(stack(("conv", 3, 1, 0), ("max", 2, 2), ("conv", 3, 1, 0)),
                               2, 0, 0).size == (8, 8)
+
+
+def test_receptive_field_through_a_residual_block():
+    pytest.importorskip("tuinn.engine.layers.residual")
+    pytest.importorskip("tuinn.engine.layers.elementwise")     # registers relu
+    from tuinn.engine.layers.base import build_layer
+    from tuinn.scenario.spec import LayerSpec
+    conv = {"filters": 2, "kernel": 3, "padding": 1}
+    spec = LayerSpec("residual", "residual1", layers=[
+        LayerSpec("conv2d", "conv2d1", dict(conv)), LayerSpec("relu", "relu1"),
+        LayerSpec("conv2d", "conv2d2", dict(conv))])
+    block = build_layer(spec, (2, 12, 12), np.random.default_rng(0), np.float64)
+    rf = cs.receptive_field([block], 0, 5, 5)
+    assert tuple(rf) == (3, 8, 3, 8)                   # f's two 3x3 convs: 5x5
+    first = stack(("conv", 3, 1, 1), C=1)             # (1, 12, 12) -> (2, 12, 12)
+    assert cs.receptive_field(first + [block], 1, 5, 5).size == (7, 7)
 
 
 @settings(max_examples=20, deadline=None)

@@ -17,8 +17,9 @@ from tuinn.engine.layers.dense import Dense
 from tuinn.engine.layers.elementwise import Dropout
 from tuinn.engine.layers.residual import Residual
 from tuinn.engine.losses import Loss, add_l2_grad, l2_penalty
+from tuinn.engine.optim import Optimizer
 from tuinn.errors import TuinnError
-from tuinn.scenario.spec import LayerSpec, LossSpec
+from tuinn.scenario.spec import LayerSpec, LossSpec, OptimizerSpec
 
 SETTINGS = settings(max_examples=25, deadline=None)
 CONTRACT = pathlib.Path("/work/shared/contract/mlp-softmax-l2-sgd.expected.json")
@@ -358,3 +359,24 @@ def test_mlp_contract_case():
             np.testing.assert_allclose(layer.grads[k], it0[key]["grad"], rtol=1e-6, atol=1e-12,
                                        err_msg=key)
             np.testing.assert_allclose(layer.grads[k], ref_grads[key], rtol=1e-10, atol=1e-14)
+    # one SGD step (lr 0.5) later: iteration 1's parameters, loss and gradients
+    opt = Optimizer(OptimizerSpec("sgd", lr=0.5))
+    for layer in (dense1, dense2):
+        for k in ("W", "b"):
+            opt.step(f"{layer.name}.{k}", layer.params[k], layer.grads[k])
+    it1 = expected["history"][1]
+    h = x
+    for layer in (dense1, relu1, dense2):
+        h = layer.forward(h, True, rng)
+    value = loss.forward(h, y) + l2_penalty(0.001, [dense1.params["W"], dense2.params["W"]])
+    d = loss.backward()
+    for layer in (dense2, relu1, dense1):
+        d = layer.backward(d)
+    np.testing.assert_allclose(value, it1["loss"], rtol=1e-6)
+    for layer in (dense1, dense2):
+        add_l2_grad(0.001, layer.params["W"], layer.grads["W"])
+        for k in ("W", "b"):
+            key = f"{layer.name}.{k}"
+            np.testing.assert_allclose(layer.params[k], it1["params"][key]["value"], rtol=1e-6)
+            np.testing.assert_allclose(layer.grads[k], it1["params"][key]["grad"], rtol=1e-6,
+                                       atol=1e-12, err_msg=key)

@@ -143,6 +143,9 @@ def test_regression_targets():
         mse.forward(out, np.zeros((3, 2)))
     bce = Loss(LossSpec("bce"))
     assert bce.forward(np.zeros((2, 1)), np.array([0, 1])) == pytest.approx(np.log(2))
+    t = bce.check_targets(np.array([0, 1]), (2, 1), np.float32)
+    assert t.shape == (2, 1) and t.dtype == np.float32 and t.flags.c_contiguous
+    assert bce.check_targets(np.array([0, 1]), (2,)).dtype == np.float64
 
 
 def test_unknown_loss_and_spec():

@@ -280,7 +280,7 @@ def test_bad_fixture(name):
 
 @pytest.mark.parametrize("text, line, key, message", [
     ('[scenario]\nname = "t"\n', 1, "scenario.kind", "missing required key 'kind'"),
-    ('name = "t"\n', 1, "name", "unknown table"),
+    ('name = "t"\n', 1, "name", "unknown top-level key 'name'"),
     ("# just a comment\n", None, None, "empty scenario file"),
     ("[graph]\nexpr = 'f = x'\n", None, "scenario", "missing the [scenario] table"),
     (GRAPH_HEAD + "seed = -1\n", 4, "scenario.seed", "must be >= 0"),
@@ -298,6 +298,8 @@ def test_bad_fixture(name):
     (NET_HEAD + '[model]\ninput = []\nlayers = [{ type = "relu" }]\n', 7, "model.input",
      "must not be empty"),
     (NET_HEAD + '[model]\ninput = [2]\nlayers = []\n', 8, "model.layers", "must not be empty"),
+    (NET_HEAD + '[model]\ninput = [3, 10000, 10000]\nlayers = [{ type = "relu" }]\n', 7,
+     "model.input", "too many for memory"),
     (NET_HEAD + '[model]\ninput = [2]\nlayers = [{ units = 2 }]\n', 8, "model.layers.0",
      "layer without a type"),
     (NET_HEAD + '[model]\ninput = [2]\nlayers = [{ type = "dense", units = 2.5 }]\n', 8,
@@ -322,7 +324,8 @@ def test_bad_fixture(name):
      10, "debug.watch.0", "expected a string"),
     (NET_HEAD + '[model]\ninput = [2]\nlayers = [{ type = "relu" }]\n[graph]\nexpr = "f"\n',
      9, "graph", "only for kind = 'graph'"),
-    (NET_HEAD.replace('generator = "xor"', 'generator = "spirals"'), 5, "data.generator",
+    (NET_HEAD.replace('generator = "xor"', 'generator = "spirals"')
+     + '[model]\ninput = [2]\nlayers = [{ type = "relu" }]\n', 5, "data.generator",
      "unknown generator 'spirals'"),
     (NET_HEAD.replace('generator = "xor"', 'generator = "xor"\nfactor = 2.0')
      + '[model]\ninput = [2]\nlayers = [{ type = "relu" }]\n', 6, "data.factor",

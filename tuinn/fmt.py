@@ -37,6 +37,14 @@ def summary(a, digits: int = 3) -> str:
     return f"{shape(a)} μ={mean}" + (f" {bad}✗" if bad else "")
 
 
+def norm_summary(a, digits: int = 3) -> str:
+    """A scalar's value, or a tensor's Euclidean norm: "‖0.12‖" (gradients)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 0 or a.size == 1:
+        return num(a.reshape(-1)[0], digits)
+    return "‖" + num(np.sqrt(np.sum(a * a)), digits) + "‖"
+
+
 def stats(a) -> dict[str, float]:
     """Statistics for the tensor inspector."""
     a = np.asarray(a, dtype=np.float64)

@@ -76,13 +76,14 @@ class Loss:
         return buf
 
     # ------------------------------------------------------------------ targets
-    def check_targets(self, target, out_shape: tuple[int, ...]) -> np.ndarray:
+    def check_targets(self, target, out_shape: tuple[int, ...], dtype=None) -> np.ndarray:
         """Targets converted to what the kernels take, or a TuinnError saying why not.
 
         `out_shape` is the output's batch shape (N, ...). Class losses: an int64 vector
         (N,) of labels in range (an (N, 1) column or integral floats are accepted).
-        mse/bce: an array shaped like the output, in its dtype ((N,) accepted for an
-        (N, 1) output).
+        mse/bce: an array shaped like the output ((N,) accepted for an (N, 1) output), in
+        `dtype` (pass the network's, so forward need not convert every batch; default:
+        float64 for integer targets, else as given).
         """
         t = np.asarray(target)
         n = out_shape[0]
@@ -115,7 +116,9 @@ class Loss:
                                  f"output shape {tuple(out_shape[1:])}")
         if t.dtype.kind not in "iubf":
             raise TuinnError(f"{self.type} needs numeric targets, got {t.dtype}")
-        return t
+        if dtype is None:
+            dtype = t.dtype if t.dtype.kind == "f" else np.float64
+        return np.ascontiguousarray(t, dtype=dtype)
 
     def _label_error(self, label: int, classes: int):
         raise TuinnError(f"label {label} out of range for {classes} classes",
@@ -146,8 +149,7 @@ class Loss:
         else:
             if not (isinstance(target, np.ndarray) and target.shape == out.shape
                     and target.dtype == out.dtype and target.flags.c_contiguous):
-                target = np.ascontiguousarray(self.check_targets(target, out.shape),
-                                              dtype=out.dtype)
+                target = self.check_targets(target, out.shape, out.dtype)
             kern = K.mse if self.type == "mse" else K.bce_logits
             value = kern(out, target, dout)
         self.cache["dout"] = dout

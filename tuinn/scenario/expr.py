@@ -306,9 +306,7 @@ class _Builder:
                 return self.gate("addc", (a,), -b, root)
             return self.gate("addc", (self.gate("neg", (b,), None, None),), a, root)
         if cb:   # a / c
-            if b == 0:
-                raise ExprError("division by zero", node.col)
-            return self.gate("mulc", (a,), 1.0 / b, root)
+            return self.gate("mulc", (a,), self.fold(operator.truediv, (1.0, b), node.col), root)
         if a == 1.0:   # 1 / x
             return self.gate("inv", (b,), None, root)
         return self.gate("mulc", (self.gate("inv", (b,), None, None),), a, root)

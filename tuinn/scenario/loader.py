@@ -101,7 +101,8 @@ def _syntax_error(message: str, text: str, path: str) -> TuinnError:
 def _build(raw: dict, located: Located, where: Where, base: Path) -> Spec:
     for key, value in raw.items():
         if key not in S.TOP_LEVEL:
-            raise where.error(f"unknown table [{key}]", key, _top_hint(key))
+            what = f"table [{key}]" if isinstance(value, dict) else f"top-level key {key!r}"
+            raise where.error(f"unknown {what}", key, _top_hint(key))
         if not isinstance(value, dict):
             raise where.error(f"expected a table [{key}], got {S.type_name(value)}", key)
     if "scenario" not in raw:
@@ -177,6 +178,9 @@ def _network(raw: dict, where: Where, dtype: str, base: Path) -> NetworkSpec:
         raise _missing(where, "model", "kind = 'network' needs a [model] table (input, layers)")
     model = S.check_table(raw["model"], S.MODEL, "model", where)
     shape = tuple(model["input"])
+    if math.prod(shape) > S.MAX_ELEMENTS:
+        raise where.error(f"one sample of shape {shape} holds {math.prod(shape):,} numbers, "
+                          f"too many for memory (at most {S.MAX_ELEMENTS:,})", "model.input")
     layers = _layers(model["layers"], "model.layers", where, {}, {})
     if "data" not in raw:
         raise _missing(where, "data", "kind = 'network' needs a [data] table")

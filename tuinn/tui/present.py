@@ -65,6 +65,7 @@ class GateView:
     rows: list[tuple[str, str, str, str]]  # (arg, local, downstream, local formula)
     is_input: bool = False
     total_grad: str | None = None
+    output_name: str = "f"
 
 
 _FORMULA = {
@@ -111,7 +112,8 @@ def gate_view(session: Session, node: str) -> GateView:
         pattern += f"; its value feeds {', '.join(users)}, so their gradients add here"
     return GateView(node, g.op, prog.label(node), pattern, g.line, inputs,
                     "" if value is None else fmt.array_text(value, digits),
-                    None if upstream is None else fmt.array_text(upstream, digits), rows)
+                    None if upstream is None else fmt.array_text(upstream, digits), rows,
+                    output_name=prog.output)
 
 
 def output_value(session: Session) -> str:

@@ -68,7 +68,7 @@ def network_labels(session: Session) -> dict[str, EdgeLabel]:
     for n in network_nodes(session):
         v, g = _value(session, n.id), _grad(session, n.id)
         labels[n.id] = EdgeLabel("" if v is None else fmt.summary(v, 2),
-                                 None if g is None else fmt.summary(g, 2))
+                                 None if g is None else fmt.norm_summary(g, 2))
     return labels
 
 

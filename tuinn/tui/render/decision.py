@@ -154,7 +154,7 @@ class DecisionMap:
                 out[key] = (glyph, self._value_rgb(v, self.target_scale), items[-1][1])
                 continue
             ids = [int(k) for k, _ in items]
-            best = min(set(ids), key=lambda c: (-ids.count(c), c))
+            best = ids[0]
             grow = [g for k, g in zip(ids, (g for _, g in items)) if k == best][-1]
             out[key] = (CLASS_GLYPHS[best % len(CLASS_GLYPHS)], self._class_rgb(best), grow)
         return out

@@ -15,8 +15,8 @@ from tuinn.tui.present import output_value
 from tuinn.tui.widgets.status import StatusBar
 
 STEP_KEYS = [
-    Binding("n,right", "step", "Step", priority=True),
-    Binding("b,left", "back", "Back", priority=True),
+    Binding("n,right", "step", "Step", key_display="n/→", priority=True),
+    Binding("b,left", "back", "Back", key_display="b/←", priority=True),
     Binding("s", "step_over", "Step gate/layer"),
     Binding("f", "finish", "Finish pass"),
     Binding("g", "pass_start", "Pass start", show=False),
@@ -96,7 +96,7 @@ class DebuggerScreen(Screen):
 
     # ------------------------------------------------------------------ keys
     def _do(self, fn) -> None:
-        if not self.ready or self.controller.running:
+        if self.controller.running:
             return
         self.message = ""
         self.controller.submit(fn)

@@ -53,7 +53,8 @@ class GraphScreen(DebuggerScreen):
         graph = self.query_one(GraphView)
         shown = self.selected or current
         diagram = CircuitDiagram(diagram_nodes(s), s.program.output, diagram_labels(s),
-                                 current=current, selected=self.selected)
+                                 current=current, selected=self.selected,
+                                 output_name=s.program.output, min_label_width=8)
         graph.show(diagram, follow=shown)
         self.query_one(GateInspector).show(gate_view(s, shown) if shown else None)
 

@@ -116,7 +116,7 @@ class NetworkScreen(DebuggerScreen):
         self.query_one(StepList).show(lines, step.index if step else None, s._done_steps)
         shown = self.selected or current or LOSS
         diagram = CircuitDiagram(self.nodes, LOSS, network_labels(s), current=current,
-                                 selected=self.selected)
+                                 selected=self.selected, min_label_width=14)
         self.query_one(GraphView).show(diagram, follow=shown)
         self.query_one(TensorInspector).show(tensor_view(s, shown))
         self.draw_loss()

@@ -14,7 +14,7 @@ class DataPanel(Widget):
 
     def __init__(self, points, classes, n_classes: int, regression: bool, **kwargs):
         super().__init__(**kwargs)
-        self.points, self.classes = points, classes
+        self.points, self.point_classes = points, classes
         self.n_classes, self.regression = n_classes, regression
         self.grid = None
         self.extent = None
@@ -30,5 +30,5 @@ class DataPanel(Widget):
     def render(self):
         if self.grid is None:
             return "evaluating the model…"
-        return DecisionMap(self.grid, self.points, self.classes, extent=self.extent,
+        return DecisionMap(self.grid, self.points, self.point_classes, extent=self.extent,
                            n_classes=self.n_classes, regression=self.regression)

@@ -38,7 +38,7 @@ def render_gate(view: GateView) -> Group:
     if view.upstream is None:
         head.append("backward: not reached yet", style="dim")
         return Group(head)
-    head.append(f"upstream ∂out/∂{view.node} = ", style="dim")
+    head.append(f"upstream ∂{view.output_name}/∂{view.node} = ", style="dim")
     head.append("∇ " + view.upstream, style="red")
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold dim")
     table.add_column("input")
