@@ -39,8 +39,12 @@ def _sig(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def numpy_step(x, y, p):
-    """Forward + BPTT + SGD with NumPy: per-timestep matmuls, vectorised gates."""
+def numpy_step(x, y, p, batched=False):
+    """Forward + BPTT + SGD with NumPy: per-timestep matmuls, vectorised gates.
+
+    batched=False is the textbook loop (CS231n style: the weight gradients accumulate
+    timestep by timestep); batched=True leaves them, and dx, to one matmul each after
+    the loop, as tuinn's kernels do."""
     Wx, Wh, b, W, bd = p["Wx"], p["Wh"], p["b"], p["W"], p["bd"]
     n, t_len, i_len = x.shape
     hs = np.zeros((t_len + 1, n, H), x.dtype)
@@ -61,6 +65,9 @@ def numpy_step(x, y, p):
     dW, dbd = hs[t_len].T @ d, d.sum(0)
     dh, dc = d @ W.T, np.zeros((n, H), x.dtype)
     da = np.empty((t_len, n, 4 * H), x.dtype)
+    grads = {"Wx": np.zeros_like(Wx), "Wh": np.zeros_like(Wh), "b": np.zeros_like(b),
+             "W": dW, "bd": dbd}
+    dx = np.empty_like(x)
     for t in range(t_len - 1, -1, -1):
         i, f, g, o, tc = acts[t]
         dc = dc + dh * o * (1 - tc * tc)
@@ -68,13 +75,19 @@ def numpy_step(x, y, p):
         da[t, :, H:2 * H] = dc * cs[t] * f * (1 - f)
         da[t, :, 2 * H:3 * H] = dc * i * (1 - g * g)
         da[t, :, 3 * H:] = dh * tc * o * (1 - o)
+        if not batched:
+            grads["Wx"] += x[:, t].T @ da[t]
+            grads["Wh"] += hs[t].T @ da[t]
+            grads["b"] += da[t].sum(0)
+            dx[:, t] = da[t] @ Wx.T
         dh = da[t] @ Wh.T
         dc = dc * f
-    da2 = da.reshape(t_len * n, 4 * H)
-    xt = x.transpose(1, 0, 2).reshape(t_len * n, i_len)
-    grads = {"Wx": xt.T @ da2, "Wh": hs[:t_len].reshape(t_len * n, H).T @ da2,
-             "b": da2.sum(0), "W": dW, "bd": dbd}
-    _dx = (da2 @ Wx.T)                                             # dx, as a layer would
+    if batched:
+        da2 = da.reshape(t_len * n, 4 * H)
+        xt = x.transpose(1, 0, 2).reshape(t_len * n, i_len)
+        grads.update(Wx=xt.T @ da2, Wh=hs[:t_len].reshape(t_len * n, H).T @ da2, b=da2.sum(0))
+        dx = (da2 @ Wx.T).reshape(t_len, n, i_len).transpose(1, 0, 2)
+    _ = dx                                                         # a layer returns dx
     for k, g in grads.items():
         p[k] -= LR * g
     return loss, grads
@@ -104,78 +117,89 @@ class TuinnModel:
 
 
 # ------------------------------------------------------------------ PyTorch
-def torch_runner(p, dtype, threads):
+def torch_runner(dtype):
     import torch
-    if threads:
-        torch.set_num_threads(threads)
     tdt = torch.float64 if dtype == np.float64 else torch.float32
+    torch.manual_seed(0)
     lstm = torch.nn.LSTM(I, H, batch_first=True).to(tdt)
     head = torch.nn.Linear(H, 1).to(tdt)
-    params = list(lstm.parameters()) + list(head.parameters())
-    opt = torch.optim.SGD(params, lr=LR)
+    opt = torch.optim.SGD(list(lstm.parameters()) + list(head.parameters()), lr=LR)
 
     def step(x, y):
         opt.zero_grad(set_to_none=True)
-        out, _ = lstm(x)
+        out, _ = lstm(x)                                           # (N, T, H)
         loss = torch.nn.functional.mse_loss(head(out[:, -1]), y)
         loss.backward()
         opt.step()
         return loss
-    _ = p
     return step
 
 
-def rate(fn, seconds):
-    """Iterations per second: the best of 3 runs of about seconds/3 each."""
-    for _ in range(3):
-        fn()
-    best = 0.0
-    for _ in range(3):
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds / 3:
-            fn()
-            n += 1
-        best = max(best, n / (time.perf_counter() - t0))
+def rates(runners: dict, seconds: float, rounds: int = 5) -> dict:
+    """Iterations per second of each runner: the best of `rounds` turns, taken in turn
+    (round robin), so that every runner meets the same background load."""
+    best = dict.fromkeys(runners, 0.0)
+    for fn in runners.values():
+        for _ in range(3):
+            fn()                                                   # warm up (and compile)
+    for _ in range(rounds):
+        for name, fn in runners.items():
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds / rounds:
+                fn()
+                n += 1
+            best[name] = max(best[name], n / (time.perf_counter() - t0))
     return best
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    ap.add_argument("--seconds", type=float, default=2.0, help="time per implementation")
     args = ap.parse_args()
     try:
         import torch
-        default_threads = torch.get_num_threads()
     except ImportError:
         torch = None
+    threads = torch.get_num_threads() if torch is not None else 0
     rows = []
     for dtype in (np.float64, np.float32):
         x, y, p = make_data(dtype)
         tm = TuinnModel(p, dtype)
         loss_t = tm.step(x, y)
-        loss_n, _ = numpy_step(x, y, {k: v.copy() for k, v in p.items()})
-        r = {"dtype": np.dtype(dtype).name, "check": abs(loss_t - loss_n) / abs(loss_n)}
+        loss_n, g_n = numpy_step(x, y, {k: v.copy() for k, v in p.items()})
+        _, g_b = numpy_step(x, y, {k: v.copy() for k, v in p.items()}, batched=True)
+        assert all(np.allclose(g_n[k], g_b[k], rtol=1e-3, atol=1e-6) for k in g_n)
         pn = {k: v.copy() for k, v in p.items()}
-        r["numpy"] = rate(lambda: numpy_step(x, y, pn), args.seconds)
-        r["tuinn"] = rate(lambda: tm.step(x, y), args.seconds)
+        pb = {k: v.copy() for k, v in p.items()}
+        runners = {"numpy": lambda: numpy_step(x, y, pn),
+                   "numpy-b": lambda: numpy_step(x, y, pb, batched=True),
+                   "tuinn": lambda: tm.step(x, y)}
         if torch is not None:
             xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-            for label, threads in (("torch-1", 1), (f"torch-{default_threads}", default_threads)):
-                step = torch_runner(p, dtype, threads)
-                r[label] = rate(lambda: step(xt, yt), args.seconds)
-            torch.set_num_threads(default_threads)
-        rows.append(r)
-    print(f"LSTM training iterations/second: input {I}, hidden {H}, T {T}, batch {N}, "
-          f"dense head + mse + sgd; {os.cpu_count()} CPUs")
-    names = [k for k in rows[0] if k not in ("dtype", "check")]
-    print(f"{'dtype':8}" + "".join(f"{k:>12}" for k in names)
-          + f"{'tuinn/numpy':>13}" + "".join(f"{'tuinn/' + k:>15}" for k in names if
-                                             k.startswith("torch")))
-    for r in rows:
-        line = f"{r['dtype']:8}" + "".join(f"{r[k]:12.1f}" for k in names)
-        line += f"{r['tuinn'] / r['numpy']:13.2f}"
-        line += "".join(f"{r['tuinn'] / r[k]:15.2f}" for k in names if k.startswith("torch"))
-        print(line + f"   (loss check vs numpy: rel diff {r['check']:.1e})")
+            step = torch_runner(dtype)
+
+            def on(n, step=step, xt=xt, yt=yt):
+                def run():
+                    torch.set_num_threads(n)
+                    return step(xt, yt)
+                return run
+            runners["torch-1"] = on(1)
+            if threads > 1:
+                runners[f"torch-{threads}"] = on(threads)
+        r = rates(runners, args.seconds)
+        if torch is not None:
+            torch.set_num_threads(threads)
+        rows.append((np.dtype(dtype).name, r, abs(loss_t - loss_n) / abs(loss_n)))
+    print(f"LSTM training iterations/second (best of 5 turns): input {I}, hidden {H}, T {T}, "
+          f"batch {N}, dense head + mse + sgd; {os.cpu_count()} CPUs")
+    names = list(rows[0][1])
+    others = [k for k in names if k != "tuinn"]
+    print(f"{'dtype':8}" + "".join(f"{k:>10}" for k in names)
+          + "".join(f"{'tuinn/' + k:>15}" for k in others))
+    for dtype, r, check in rows:
+        print(f"{dtype:8}" + "".join(f"{r[k]:10.1f}" for k in names)
+              + "".join(f"{r['tuinn'] / r[k]:15.2f}" for k in others)
+              + f"   (first loss vs numpy: rel diff {check:.0e})")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,11 @@ conv-mse-sgd contract case."""
 from __future__ import annotations
 
 import json
-import tomllib
-from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:                      # Python 3.10
+    import tomli as tomllib
 
 import numpy as np
 import pytest
@@ -14,15 +17,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import naive_conv as naive
+from conftest import CONTRACT
 from naive_conv import assert_grad_close, numeric_grad
 from tuinn.engine import conv_steps as cs
 from tuinn.engine.layers.conv import AvgPool, Conv2D, MaxPool
 from tuinn.errors import TuinnError
 from tuinn.scenario import data_images
 
-CONTRACT = Path("/work/shared/contract")
-if not CONTRACT.exists():
-    CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "contract"
 SETTINGS = settings(max_examples=25, deadline=None)
 
 

@@ -50,6 +50,10 @@ def test_defaults_apply_when_options_are_missing():
         gen("xor", samples=0)
     with pytest.raises(TuinnError, match="noise"):
         gen("xor", noise=-1.0)
+    with pytest.raises(TuinnError, match="noise"):
+        gen("xor", noise=float("nan"))
+    with pytest.raises(TuinnError, match="classes"):
+        gen("spiral", classes=2.5)
 
 
 def test_noise_free_geometry():
@@ -112,8 +116,9 @@ def test_inline_data():
     x, _ = D.load_data(DataSpec(x=np.arange(8.0).reshape(2, 4), y=np.array([0, 1])), (1, 2, 2),
                        np.random.default_rng(0))
     assert x.shape == (2, 1, 2, 2)                   # flat rows fill the input shape
-    with pytest.raises(TuinnError, match=r"input is \[3\]"):
-        D.load_data(DataSpec(x=np.ones((2, 2)), y=np.array([0, 1])), (3,), None)
+    with pytest.raises(TuinnError, match=r"input is \[3\]") as err:
+        D.load_data(DataSpec(x=np.ones((2, 2)), y=np.array([0, 1]), line=9), (3,), None)
+    assert err.value.line == 9
     with pytest.raises(TuinnError, match="2 samples in x but 3 targets"):
         D.load_data(DataSpec(x=np.ones((2, 2)), y=np.array([0, 1, 1])), (2,), None)
     with pytest.raises(TuinnError, match="both x and y"):

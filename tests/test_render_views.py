@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from tuinn.tui.render.decision import CLASS_GLYPHS, DecisionMap
@@ -40,6 +45,8 @@ def test_heatmap_size_one_line_per_row_plus_legend():
 def test_heatmap_glyph_carries_magnitude():
     lines, _ = render(Heatmap(np.array([0.0, 0.3, 0.5, 0.75, 1.0])))
     assert lines[0] == "  ░░▒▒▓▓██"
+    lines, _ = render(Heatmap(np.array([0.1, 0.2, 0.9, 1.0])))   # thresholds at odd eighths
+    assert lines[0] == "  ░░████"
 
 
 def test_heatmap_sign_survives_without_colour():
@@ -130,6 +137,17 @@ def test_heatmap_styles_truecolor_and_none():
     assert not TRUECOLOR.search(ansi)
 
 
+def test_heatmap_downsampled_to_256_colours_by_rich():
+    # A fresh process: Rich caches a Style's ANSI codes for the first colour system it meets.
+    code = ("import io, numpy as np; from rich.console import Console; "
+            "from tuinn.tui.render.heatmap import Heatmap; "
+            "c = Console(color_system='256', file=io.StringIO(), force_terminal=True); "
+            "c.print(Heatmap(np.array([[-1.0, 0.0, 1.0]]))); print(repr(c.file.getvalue()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parent.parent).stdout
+    assert "48;5;" in out and "48;2;" not in out
+
+
 def test_heatmap_bad_row_labels():
     with pytest.raises(ValueError):
         Heatmap(np.ones((2, 2)), row_labels=["a"])
@@ -151,6 +169,21 @@ def test_plot_exact_size(width, height, title):
     lines, _ = render(plot, width=100)
     assert len(lines) == height
     assert all(len(line) == width for line in lines)
+
+
+@settings(max_examples=25, deadline=None)
+@given(width=st.integers(30, 90), height=st.integers(6, 24), log_y=st.booleans(),
+       n=st.integers(0, 3000), marker=st.one_of(st.none(), st.integers(0, 3500)),
+       seed=st.integers(0, 2**16))
+def test_plot_size_holds_for_any_data(width, height, log_y, n, marker, seed):
+    rng = np.random.default_rng(seed)
+    vals = rng.normal(scale=10.0 ** rng.integers(-6, 6), size=n)
+    vals[rng.random(n) < 0.1] = np.nan
+    vals[rng.random(n) < 0.02] = np.inf
+    plot = LinePlot([("a", vals, "red"), ("b", vals[::-1] * 2, "blue")], width=width,
+                    height=height, log_y=log_y, marker_x=marker, title="t" * (seed % 3))
+    lines, _ = render(plot, width=100)
+    assert len(lines) == height and all(len(line) == width for line in lines)
 
 
 def test_plot_legend_colour_and_mono():

@@ -38,8 +38,10 @@ def test_contract_files_load(path):
     assert spec.lines["scenario.kind"] == 3
 
 
-@pytest.mark.parametrize("path", sorted(GOOD.glob("*.toml")), ids=lambda p: p.stem)
-def test_good_fixtures_load(path):
+@pytest.mark.parametrize("path", sorted(GOOD.glob("*.toml"))
+                         + sorted((HERE.parent / "tuinn" / "scenarios").glob("*.toml")),
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_good_fixtures_and_bundled_scenarios_load(path):
     load_scenario(path)
 
 

@@ -91,7 +91,7 @@ def _taps(layer, i: int, j: int):
     return slice(i, i + S * (OH - 1) + 1, S), slice(j, j + S * (OW - 1) + 1, S)
 
 
-def _upto(layer, dy: np.ndarray, k: int) -> np.ndarray:
+def _upto(dy: np.ndarray, k: int) -> np.ndarray:
     """dy with every output position after k set to zero."""
     OH, OW = dy.shape[2], dy.shape[3]
     keep = (np.arange(OH * OW) <= k).reshape(OH, OW)
@@ -113,7 +113,7 @@ def backward_window(layer, k: int, n: int = 0) -> dict:
     xp = padded_input(layer)                                 # (N, C, Hp, Wp)
     W = layer.params["W"]                                    # (F, C, K, K)
     Hp, Wp = xp.shape[2], xp.shape[3]
-    g = _upto(layer, dy, k)                                  # (N, F, OH, OW)
+    g = _upto(dy, k)                                         # (N, F, OH, OW)
     dW = np.zeros(W.shape, dtype=np.result_type(W, dy))
     dXp = np.zeros(xp.shape, dtype=dW.dtype)
     for i in range(K):
@@ -180,7 +180,7 @@ def pool_backward_window(layer, k: int, n: int = 0) -> dict:
     x = _cached(layer, "x")                                  # (N, C, H, W)
     dy = _cached(layer, "dy")                                # (N, C, OH, OW)
     N, C, H, Wd = x.shape
-    g = _upto(layer, dy, k)
+    g = _upto(dy, k)
     dX = np.zeros(x.shape, dtype=np.result_type(x, dy))
     if layer.type == "maxpool":
         argmax = _cached(layer, "argmax").reshape(N * C, -1)  # (N*C, OH*OW)

@@ -66,7 +66,7 @@ def _num(options: dict, key: str, *, integer: bool, minimum: float):
     value = options.get(key)
     ok = isinstance(value, (int, np.integer)) if integer else \
         isinstance(value, (int, float, np.integer, np.floating))
-    if isinstance(value, bool) or not ok or value < minimum:
+    if isinstance(value, bool) or not ok or not math.isfinite(value) or value < minimum:
         kind = "an integer" if integer else "a number"
         raise TuinnError(f"{key} must be {kind} >= {minimum}, got {value!r}", key=f"data.{key}")
     return int(value) if integer else float(value)
@@ -102,7 +102,8 @@ def _per_class(n: int, k: int) -> list[int]:
 # --------------------------------------------------------------- generators
 @register_generator("xor")
 def xor(options: dict, input_shape: tuple[int, ...], rng: np.random.Generator):
-    """Points uniform in [-1, 1]^2, class 1 where the signs of x0 and x1 differ; jittered by noise."""
+    """Points uniform in [-1, 1]^2, class 1 where the signs of x0 and x1 differ, then
+    jittered by Gaussian noise (std = noise)."""
     options = _opts("xor", options)
     _need_points("xor", input_shape)
     n, noise = _samples(options), _noise(options)
@@ -324,7 +325,7 @@ def load_data(data_spec, input_shape, rng: np.random.Generator,
                              hint=f"did you mean {close[0]!r}?" if close else
                              "one of " + ", ".join(sorted(GENERATORS)))
         try:
-            x, y = fn(dict(data_spec.options), input_shape, rng)
+            x, y = fn(dict(data_spec.options or {}), input_shape, rng)
         except TuinnError as err:
             if err.line is None:
                 err.line = line
@@ -350,9 +351,12 @@ def load_data(data_spec, input_shape, rng: np.random.Generator,
             raise TuinnError("[data] inline data needs both x and y", line=line, key="data")
         x, y = data_spec.x, data_spec.y
         source = "[data]"
-    x, y = np.asarray(x), np.asarray(y)
-    x = np.ascontiguousarray(_fit_x(x, input_shape, source), dtype=dtype)
-    y = _fit_y(y, dtype, source)
+    try:
+        x = np.ascontiguousarray(_fit_x(np.asarray(x), input_shape, source), dtype=dtype)
+        y = _fit_y(np.asarray(y), dtype, source)
+    except TuinnError as err:
+        err.line = err.line or line
+        raise
     if len(x) != len(y):
         raise TuinnError(f"{source}: {len(x)} samples in x but {len(y)} targets in y",
                          line=line, key="data")

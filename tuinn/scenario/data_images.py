@@ -10,20 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tuinn.errors import TuinnError
-
-try:
-    from tuinn.scenario.data import register_generator
-except ModuleNotFoundError as err:                       # pragma: no cover - colleague's module
-    if err.name != "tuinn.scenario.data":
-        raise
-    GENERATORS: dict = {}
-
-    def register_generator(name):
-        """Local fallback registry until tuinn.scenario.data exists."""
-        def deco(fn):
-            GENERATORS[name] = fn
-            return fn
-        return deco
+from tuinn.scenario.data import register_generator
 
 #: every option each generator reads, with its default (for the loader's validation)
 DEFAULTS = {

@@ -37,17 +37,23 @@ class TuinnApp(App):
         from tuinn.tui.screens.network import NetworkScreen
         return NetworkScreen(self.spec, self.session)
 
-    def key_list(self) -> list[tuple[str, str]]:
+    def key_list(self, screen=None) -> list[tuple[str, str]]:
+        """Every key of the debugger screen, the graph panel and the app, for the help."""
+        from tuinn.tui.widgets.graph_view import GraphView
+        screen = screen or self.screen
         seen, out = set(), []
-        for screen_binding in [*self.screen.BINDINGS, *self.BINDINGS]:
-            b = screen_binding
-            keys = "/".join(k.strip() for k in b.key.split(","))
+        for b in [*screen.BINDINGS, *GraphView.BINDINGS, *self.BINDINGS]:
+            keys = "/".join(k.strip() for k in b.key.split(",")).replace("question_mark", "?")
             if keys not in seen:
                 seen.add(keys)
-                out.append((keys.replace("question_mark", "?"), b.description))
+                where = " (graph panel)" if b in GraphView.BINDINGS else ""
+                out.append((keys, b.description + where))
+        out.append(("up/down, enter", "move in the step list; run or rewind to the highlighted step"))
+        out.append(("ctrl+p", "command palette: every action by name"))
         return out
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(self.key_list(), self.spec.info.name, self.spec.info.description))
+        self.push_screen(HelpScreen(self.key_list(self.screen), self.spec.info.name,
+                                    self.spec.info.description))

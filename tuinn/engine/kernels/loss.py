@@ -1,7 +1,8 @@
 """Provides the loss kernels: softmax cross-entropy, hinge, MSE, BCE on logits, L2.
 
-Kernels take C-contiguous arrays (flat views are made inside). Each loss kernel returns the batch-mean loss and writes the gradient of that mean into
-`dout` in the same pass (the backward step then only hands it out). Class losses
+Kernels take C-contiguous arrays (flat views are made inside). Each loss kernel
+returns the batch-mean loss and writes the gradient of that mean into `dout` in the
+same pass (the backward step then only hands it out). Class losses
 return the index of the first out-of-range label through `bad[0]` (-1 when none), so
 label checking costs nothing extra.
 """

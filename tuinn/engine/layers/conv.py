@@ -13,31 +13,11 @@ from typing import ClassVar
 
 import numpy as np
 
+from tuinn.engine.init import init_bias, init_weight
 from tuinn.engine.kernels import pool as PK
 from tuinn.engine.kernels.conv import Workspace, conv2d_backward, conv2d_forward, conv_out
 from tuinn.engine.layers.base import Layer, register
 from tuinn.errors import TuinnError
-
-try:
-    from tuinn.engine.init import init_bias, init_weight
-except ModuleNotFoundError as err:                       # pragma: no cover - colleague's module
-    if err.name != "tuinn.engine.init":
-        raise
-
-    def init_weight(kind, shape, fan_in, fan_out, rng, dtype=np.float64, std=0.01):
-        """Local fallback: zeros | normal(std) | xavier | he."""
-        stds = {"zeros": 0.0, "normal": float(std),
-                "xavier": float(np.sqrt(2.0 / max(fan_in + fan_out, 1))),
-                "he": float(np.sqrt(2.0 / max(fan_in, 1)))}
-        if kind not in stds:
-            raise TuinnError(f"unknown init {kind!r}", key="init",
-                             hint="one of zeros, normal, xavier, he")
-        if kind == "zeros":
-            return np.zeros(shape, dtype=dtype)
-        return np.ascontiguousarray(rng.normal(0.0, stds[kind], size=shape).astype(dtype))
-
-    def init_bias(shape, dtype=np.float64):
-        return np.zeros(shape, dtype=dtype)
 
 
 def _int_option(layer: Layer, key: str, default, minimum: int) -> int:

@@ -22,7 +22,7 @@ class Dense(Layer):
 
     type: ClassVar[str] = "dense"
     weight_params: ClassVar[tuple[str, ...]] = ("W",)
-    defaults: ClassVar[dict] = {"init": "he", "init_std": 0.01}
+    defaults: ClassVar[dict] = {"init": "xavier", "init_std": 0.01}   # as the loader fills
 
     need_dx: bool = True
 

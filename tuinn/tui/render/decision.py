@@ -118,7 +118,8 @@ class DecisionMap:
             if not np.isfinite(v):
                 return "?"
             t = v / self.scale
-            return "=" if t < -0.5 else "-" if t < -0.1 else " " if t <= 0.1 else "+" if t <= .5 else "#"
+            return ("=" if t < -0.5 else "-" if t < -0.1 else " " if t <= 0.1
+                    else "+" if t <= 0.5 else "#")
         try:
             return MONO_TEXTURES[int(v) % len(MONO_TEXTURES)]
         except (ValueError, OverflowError):
@@ -154,7 +155,7 @@ class DecisionMap:
                 out[key] = (glyph, self._value_rgb(v, self.target_scale), items[-1][1])
                 continue
             ids = [int(k) for k, _ in items]
-            best = ids[0]
+            best = min(set(ids), key=lambda c: (-ids.count(c), c))
             grow = [g for k, g in zip(ids, (g for _, g in items)) if k == best][-1]
             out[key] = (CLASS_GLYPHS[best % len(CLASS_GLYPHS)], self._class_rgb(best), grow)
         return out

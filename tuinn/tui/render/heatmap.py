@@ -9,7 +9,7 @@ Conventions, which the tests rely on:
   the magnitude, so it reads without colour: " ", "░", "▒", "▓", "█" for |x|/scale in
   [0, 1/8), [1/8, 3/8), [3/8, 5/8), [5/8, 7/8), [7/8, 1] (GLYPHS).
 - Sign without colour (center_zero): a negative cell starts with a "-" mark, e.g. "-▓" at
-  cell_width 2 (with cell_width 1 negatives use the lower-block family NEG_GLYPHS "▂▄▆▇").
+  cell_width 2 (at cell_width 1 negatives use the lower blocks NEG_GLYPHS "▂▄▆▇").
   Near-zero cells are blank whatever their sign.
 - Colour: diverging (blue < 0, dark neutral at 0, red > 0) scaled by max |x| when
   `center_zero`; else sequential (dark violet -> yellow) over [min, max], glyphs by
@@ -17,7 +17,8 @@ Conventions, which the tests rely on:
 - NaN cells are "!!" in WARN_STYLE; +Inf "∞∞" and -Inf "-∞" in bold on the extreme colour.
 - `marker_col` puts "▼" above that column; `marker_row` puts "▶" left of that row.
 - Lines: title (if any), column marker line (if any), the rows, an axis line (if
-  `col_label`), a note line (if strided), the legend "min -1.23 ▐-█▓▒░ ░▒▓█+▌ max 4.56".
+  `col_label`), a note line (if strided), the legend
+  "min -1.23 ▐-█▓▒░ ░▒▓█+▌ max 4.56  (±4.56)".
 """
 
 from __future__ import annotations
@@ -96,8 +97,8 @@ class Heatmap:
             t = x / self.scale if self.scale > 0 else 0.0
             q = abs(t)
         else:
-            span = self.hi - self.lo
-            t = q = (x - self.lo) / span if span > 0 else 0.0
+            span = self.hi / 2 - self.lo / 2                   # halves: no overflow
+            t = q = (x / 2 - self.lo / 2) / span if span > 0 else 0.0
         return min(4, int(q * 4 + 0.5)), t
 
     def _rgb(self, t: float) -> RGB:
@@ -110,7 +111,7 @@ class Heatmap:
     def _style(self, rgb: RGB, bold: bool = False) -> Style:
         key = (rgb, bold)
         if key not in self._styles:
-            fg = _mix(rgb, (255, 255, 255), 0.35)
+            fg = _mix(rgb, (255, 255, 255), 0.25)
             self._styles[key] = Style(color=Color.from_rgb(*fg), bgcolor=Color.from_rgb(*rgb),
                                       bold=bold)
         return self._styles[key]

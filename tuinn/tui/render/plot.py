@@ -126,9 +126,9 @@ class LinePlot:
             if hi - lo < 1e-12 * max(1.0, abs(lo)):
                 pad = 0.5 if self.log_y else (abs(lo) * 0.1 or 1.0)
                 lo, hi = lo - pad, hi + pad
-            ticks = {0: hi, plot_h - 1: lo}
+            ticks = {plot_h - 1: lo, 0: hi}             # one row: the max wins
             if plot_h >= 3:                        # the row where the middle value is drawn
-                ticks[min(plot_h - 2, max(1, round((4 * plot_h - 1) / 2) // 4))] = (lo + hi) / 2
+                ticks[min(plot_h - 2, max(1, round((4 * plot_h - 1) / 2) // 4))] = lo / 2 + hi / 2
             labels = {r: compact(10 ** v if self.log_y else v) for r, v in ticks.items()}
             lw = min(max(len(s) for s in labels.values()), max(0, width - 4))
             plot_w = max(2, width - lw - 1)
@@ -153,7 +153,8 @@ class LinePlot:
         bits = np.zeros((len(ys), plot_h, plot_w), dtype=np.int64)
 
         def py(y: float) -> int:
-            return min(hpx - 1, max(0, round((hi - y) / (hi - lo) * (hpx - 1))))
+            frac = (hi / 2 - y / 2) / (hi / 2 - lo / 2)     # halves: no overflow at 1e308
+            return min(hpx - 1, max(0, round(frac * (hpx - 1))))
 
         for k, y in enumerate(ys):
             every = 1 if (not mono or k == 0) else (2 if k == 1 else 3)
