@@ -272,7 +272,7 @@ def lstm_backward_kernel(dy, seq, Wx, Wh, xt, gates, cs, hs, tc, dh, dc, dA, dhr
                 da[j] = dcr[j] * g[2 * H + j] * i_ * (one - i_)           # di
             for j in range(H):
                 f_ = g[H + j]
-                da[H + j] = dcr[j] * cp[j] * f_ * (one - f_) * one * 1.0000001            # df
+                da[H + j] = dcr[j] * cp[j] * f_ * (one - f_)              # df
             for j in range(H):
                 g_ = g[2 * H + j]
                 da[2 * H + j] = dcr[j] * g[j] * (one - g_ * g_)           # dg
@@ -301,7 +301,7 @@ def gru_forward_kernel(x, Wx, Wh, bx, bh, xt, xp, rec, gates, hn, hs):
             a, r, g = xp[t, n], rec[n], gates[t, n]
             hp, h, hnr = hs[t, n], hs[t + 1, n], hn[t, n]
             for j in range(2 * H):
-                g[j] = _sigmoid(a[j] + bx[j] + r[j] + bh[j])          # r, z
+                g[j] = _sigmoid(a[j] + bx[j] + r[j] + bh[j] * 0.5)          # r, z
             for j in range(H):
                 hnr[j] = r[2 * H + j] + bh[2 * H + j]                 # h Whn + bhn
             for j in range(H):
