@@ -2,8 +2,11 @@
 
 One iteration = forward + backward (BPTT) + an SGD update of an LSTM (input 8, hidden
 64, T 32, batch 16) with a dense head (64 -> 1) and an MSE loss. Prints iterations per
-second for float64 and float32 and the ratios. PyTorch is measured when `import torch`
-works, with one thread and with its default thread count.
+second for float64 and float32 and the ratios. Columns: numpy, the textbook NumPy loop
+(weight gradients accumulated per timestep); numpy-b, the same with the weight
+gradients and dx as one matmul each after the loop; tuinn, the LSTM layer; torch-K,
+torch.nn.LSTM + nn.Linear with K threads (when `import torch` works). Wall-clock: run
+it on a quiet machine.
 
     .venv/bin/python benchmarks/bench_lstm.py [--seconds 2]
 """

@@ -111,7 +111,7 @@ def chars(options: dict, input_shape: tuple, rng: np.random.Generator):
     if F != V:
         raise TuinnError(f"generator 'chars' one-hot encodes {V} distinct characters, but "
                          f"[model] input has {F} features", key="model.input",
-                         hint=f"use input = [{T}, {V}] (and {V} output classes)")
+                         hint=f"use input = [{T}, {V}], and {V} units in the last layer")
     if T > len(CORPUS) - 1:
         raise TuinnError(f"generator 'chars': windows of {T} steps do not fit the "
                          f"{len(CORPUS)}-character corpus", key="model.input",

@@ -301,7 +301,7 @@ def gru_forward_kernel(x, Wx, Wh, bx, bh, xt, xp, rec, gates, hn, hs):
             a, r, g = xp[t, n], rec[n], gates[t, n]
             hp, h, hnr = hs[t, n], hs[t + 1, n], hn[t, n]
             for j in range(2 * H):
-                g[j] = _sigmoid(a[j] + bx[j] + r[j] + bh[j] * 0.5)          # r, z
+                g[j] = _sigmoid(a[j] + bx[j] + r[j] + bh[j])          # r, z
             for j in range(H):
                 hnr[j] = r[2 * H + j] + bh[2 * H + j]                 # h Whn + bhn
             for j in range(H):

@@ -51,10 +51,11 @@ class Recurrent(Layer):
         G = GATES[self.type] * H
         kind, std = opts["init"], float(opts["init_std"])
         # fan_out is one gate's width H: each gate block is its own (in, H) matrix
-        self.params["Wx"] = init_weight(kind, (self.I, G), self.I, H, rng, self.dtype, std)  # (I, G*H)
-        self.params["Wh"] = init_weight(kind, (H, G), H, H, rng, self.dtype, std)            # (H, G*H)
+        self.params["Wx"] = init_weight(kind, (self.I, G), self.I, H, rng, self.dtype,
+                                        std)                            # (I, G*H)
+        self.params["Wh"] = init_weight(kind, (H, G), H, H, rng, self.dtype, std)  # (H, G*H)
         for k in self.biases:
-            self.params[k] = init_bias((G,), self.dtype)                                     # (G*H,)
+            self.params[k] = init_bias((G,), self.dtype)                # (G*H,)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         return (self.T, H) if self.seq else (H,)
 

@@ -1,0 +1,36 @@
+"""SVG snapshots of the screens (kept in snapshots/): graph screens at 80x24 and 120x40
+at the start, mid-forward, mid-backward and finished; the network screen."""
+
+import pytest
+
+from ui_helpers import make_app, press, settle
+
+GRAPH_STATES = {"start": (), "mid-forward": ("n",) * 4, "mid-backward": ("f", "n", "n", "n"),
+                "finished": ("f", "f")}
+SIZES = [(80, 24), (120, 40)]
+
+
+def keys_then_settle(keys):
+    async def run_before(pilot):
+        await settle(pilot)
+        await press(pilot, *keys)
+        await settle(pilot)
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("state", list(GRAPH_STATES))
+def test_sigmoid_neuron(snap_compare, state, size):
+    assert snap_compare(make_app("sigmoid-neuron"), terminal_size=size,
+                        run_before=keys_then_settle(GRAPH_STATES[state]))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_matrix_circuit_finished(snap_compare, size):
+    assert snap_compare(make_app("matrix"), terminal_size=size,
+                        run_before=keys_then_settle(("f", "f")))
+
+
+def test_help_screen(snap_compare):
+    assert snap_compare(make_app("add-mul"), terminal_size=(80, 24),
+                        run_before=keys_then_settle(("question_mark",)))
