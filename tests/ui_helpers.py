@@ -20,7 +20,7 @@ async def settle(pilot, timeout: float = 60.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
-        screen = app.screen
+        screen = next((s for s in reversed(app.screen_stack) if hasattr(s, "controller")), None)
         ctl = getattr(screen, "controller", None)
         if ctl is not None and screen.ready and not ctl.busy and ctl._queue.empty() and not ctl.running:
             break

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
+
+# Small networks run fastest on one BLAS thread; several spin-wait against each other
+# (and against the UI) on small matrices. A user's own setting wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 from typing import Optional
 
 import typer

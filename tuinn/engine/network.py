@@ -10,14 +10,17 @@ from __future__ import annotations
 import copy
 import difflib
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from tuinn.engine import layers as _layers  # noqa: F401  (registers the layer types)
+from tuinn.engine.fastpath import ChainPlan, chain_supported
 from tuinn.engine.layers import Layer, build_layer
 from tuinn.engine.losses import Loss, l2_penalty
 from tuinn.engine.optim import Optimizer
+from tuinn.engine.packed import PackedParams
 from tuinn.engine.program import Step
 from tuinn.engine.tape import Tape
 from tuinn.errors import TuinnError
@@ -26,13 +29,17 @@ from tuinn.scenario.spec import Spec
 
 INPUT = "input"
 LOSS = "loss"
+#: layer types whose forward never draws from the iteration's rng (run mode then makes
+#: none); any other type (dropout, or one added later) gets it
+RNG_FREE = frozenset({"dense", "relu", "leaky_relu", "sigmoid", "tanh", "flatten", "conv2d",
+                      "maxpool", "avgpool", "rnn", "lstm", "gru", "residual"})
 
 
 @dataclass
 class Snapshot:
     """Everything an iteration starts from: parameters and optimizer state."""
     iteration: int
-    params: dict[str, np.ndarray]
+    params: Mapping[str, np.ndarray]          # a dict, or a ParamsView of one flat copy
     optim: object
 
 
@@ -70,6 +77,9 @@ class NetworkProgram:
             for key in layer.params:
                 self.param_layers[f"{layer.name}.{key}"] = (layer, key)
         self._set_params(net)
+        # run mode's fast path: parameters and gradients packed in two flat buffers
+        self.packed = (PackedParams(self.param_layers, self.dtype)
+                       if PackedParams.packable(self.param_layers, self.dtype) else None)
         # a twin of the layers for evaluation (validation loss, the data panel), so that
         # evaluating mid-iteration never disturbs the caches the backward pass needs
         self.eval_layers = copy.deepcopy(self.layers)
@@ -83,6 +93,8 @@ class NetworkProgram:
             err.line = err.line or spec.lines.get("loss.type")
             raise
         self.optimizer = Optimizer(net.optimizer)
+        if self.packed is not None:
+            self.optimizer.pack(self.packed.layout, self.packed.bounds, self.dtype)
         self.batch_size = net.train.batch_size or len(self.x)
         self.batch_size = min(self.batch_size, len(self.x))
         self.per_epoch = -(-len(self.x) // self.batch_size)
@@ -91,6 +103,15 @@ class NetworkProgram:
         self.losses: list[float] = []                # training loss by iteration
         self.val_losses: dict[int, float] = {}       # validation loss where measured
         self.history: deque[Snapshot] = deque(maxlen=max(1, spec.debug.history + 1))
+        self._order: tuple[int, np.ndarray] | None = None      # (epoch, its sample order)
+        self._needs_rng = any(layer.type not in RNG_FREE for layer in self._all_layers())
+        self._l2_layers = [[layer] + layer.sublayers() for layer in self.layers]
+        first = self.layers[0] if self.layers else None
+        self._first_dx = first if first is not None and hasattr(first, "need_dx") else None
+        # fused iteration plans by batch size, for chains of dense/elementwise layers
+        self._plans: dict[int, ChainPlan] | None = (
+            {} if not self._needs_rng and chain_supported(self.layers, self.loss, self.packed)
+            else None)
         self.steps = self._make_steps()
         self.start = self._snapshot()
 
@@ -209,12 +230,14 @@ class NetworkProgram:
     def batch(self, iteration: int) -> tuple[np.ndarray, np.ndarray]:
         """The batch of an iteration: deterministic in (seed, epoch), so replays agree."""
         epoch, b = divmod(iteration, self.per_epoch)
-        n = len(self.x)
-        if self.spec.network.train.shuffle:
-            order = np.random.default_rng([self.seed, 1, epoch]).permutation(n)
-        else:
-            order = np.arange(n)
-        idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+        if self._order is None or self._order[0] != epoch:       # drawn once an epoch
+            n = len(self.x)
+            if self.spec.network.train.shuffle:
+                order = np.random.default_rng([self.seed, 1, epoch]).permutation(n)
+            else:
+                order = np.arange(n)
+            self._order = (epoch, order)
+        idx = self._order[1][b * self.batch_size:(b + 1) * self.batch_size]
         return self.x[idx], self.y[idx]
 
     def iteration_rng(self, iteration: int) -> np.random.Generator:
@@ -224,13 +247,24 @@ class NetworkProgram:
         return {key: layer.params[k] for key, (layer, k) in self.param_layers.items()}
 
     def _snapshot(self) -> Snapshot:
+        packed = self.packed
+        if packed is not None:
+            if not packed.intact():
+                packed.repack()
+            return Snapshot(self.iteration, packed.snapshot(), self.optimizer.snapshot_packed())
         return Snapshot(self.iteration, {k: v.copy() for k, v in self.params().items()},
                         self.optimizer.snapshot())
 
     def restore(self, snap: Snapshot) -> None:
-        for key, value in snap.params.items():
-            layer, k = self.param_layers[key]
-            layer.params[k][...] = value
+        packed = self.packed
+        if packed is not None and packed.owns(snap.params):
+            if not packed.intact():
+                packed.repack()
+            packed.w[...] = snap.params.flat
+        else:
+            for key, value in snap.params.items():
+                layer, k = self.param_layers[key]
+                layer.params[k][...] = value
         self.optimizer.restore(snap.optim)
         self.iteration = snap.iteration
         self.start = snap
@@ -251,28 +285,76 @@ class NetworkProgram:
         self.start = self._snapshot()
 
     def train_iteration(self) -> float:
-        """One iteration at full speed, no recording; returns the loss (before the update)."""
-        xb, yb = self.batch(self.iteration)
-        rng = self.iteration_rng(self.iteration)
-        h = xb
-        for layer in self.layers:
-            h = layer.forward(h, True, rng)
-        loss = self.loss.forward(h, yb) + self.l2_value()
-        self.record_loss(self.iteration, loss)
-        d = self.loss.backward()
-        for layer in reversed(self.layers):
-            d = layer.backward(d)
-            self._add_l2_grads(layer)
-            for sub in layer.sublayers():
-                self._add_l2_grads(sub)
-        for key, (layer, k) in self.param_layers.items():
-            self.optimizer.step(key, layer.params[k], layer.grads[k])
+        """One iteration at full speed, no recording; returns the loss (before the update).
+
+        The same arithmetic as the steps, with less around it: the rng only for layers
+        that draw from it, no dx for the first layer, one fused kernel call for forward,
+        loss and backward of a chain of dense/elementwise layers (fastpath.py), one
+        optimizer call for the packed parameters and one copy of them for the snapshot."""
+        it = self.iteration
+        xb, yb = self.batch(it)
+        packed = self.packed
+        if packed is not None and not packed.intact():
+            packed.repack()                    # a layer put a new array in place of a view
+        plan = self._plan(xb, yb)
+        if plan is not None:
+            loss = plan.run(xb, yb) + self.l2_value()
+            self.record_loss(it, loss)
+            if self.spec.network.loss.l2:
+                for i in range(len(self.layers) - 1, -1, -1):
+                    for sub in self._l2_layers[i]:
+                        self._add_l2_grads(sub)
+        else:
+            loss = self._forward_backward(it, xb, yb)
+            if packed is not None and not packed.intact():
+                packed.repack()
+        if packed is None or not self.optimizer.step_packed(packed.w, packed.g):
+            for key, (layer, k) in self.param_layers.items():
+                self.optimizer.step(key, layer.params[k], layer.grads[k])
         self.history.append(self.start)
         self.iteration += 1
         self.start = self._snapshot() if self.history.maxlen > 1 else Snapshot(self.iteration, {}, None)
         return float(loss)
 
+    def _plan(self, xb: np.ndarray, yb: np.ndarray) -> ChainPlan | None:
+        """The fused path's plan for this batch, or None (then the layer-by-layer path)."""
+        plans = self._plans
+        if plans is None:
+            return None
+        plan = plans.get(len(xb))
+        if plan is None:
+            plan = plans[len(xb)] = ChainPlan(self.layers, self.loss, self.packed, len(xb))
+        return plan if plan.accepts(xb, yb) else None
+
+    def _forward_backward(self, it: int, xb: np.ndarray, yb: np.ndarray) -> float:
+        """Layer by layer: forward, loss (recorded), backward with L2; returns the loss."""
+        rng = self.iteration_rng(it) if self._needs_rng else None
+        h = xb
+        for layer in self.layers:
+            h = layer.forward(h, True, rng)
+        loss = self.loss.forward(h, yb) + self.l2_value()
+        self.record_loss(it, loss)
+        d = self.loss.backward()
+        l2 = self.spec.network.loss.l2
+        first = self._first_dx
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            if layer is first and first.need_dx:
+                first.need_dx = False          # its dx (d loss / d input) goes unused here
+                try:
+                    d = layer.backward(d)
+                finally:
+                    first.need_dx = True
+            else:
+                d = layer.backward(d)
+            if l2:
+                for sub in self._l2_layers[i]:
+                    self._add_l2_grads(sub)
+        return loss
+
     def params_finite(self) -> bool:
+        if self.packed is not None and self.packed.intact():
+            return bool(np.isfinite(self.packed.w).all())
         return all(np.isfinite(p).all() for p in self.params().values())
 
     def record_loss(self, iteration: int, loss: float) -> None:

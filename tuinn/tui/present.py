@@ -122,6 +122,9 @@ def output_value(session: Session) -> str:
         v = session.tape.values.get(prog.output)
         return f"{prog.output} = " + ("?" if v is None else fmt.summary(v, 4))
     v = session.tape.values.get("loss")
+    if v is None and session.program.losses:
+        last = len(session.program.losses) - 1
+        return f"loss = {fmt.num(session.program.losses[-1], 4)} (it {last})"
     return "loss = " + ("?" if v is None else fmt.num(v, 4))
 
 

@@ -107,6 +107,19 @@ class Conv2D(Layer):
     def substeps(self) -> int:
         return int(self.out_shape[1] * self.out_shape[2])
 
+    def dense_equivalent(self) -> int:
+        """Parameters of a dense layer from the same input to the same output."""
+        n_in, n_out = int(np.prod(self.in_shape)), int(np.prod(self.out_shape))
+        return n_in * n_out + n_out
+
+    def note(self) -> str:
+        """Parameter sharing in numbers, for `tuinn check`."""
+        dense, own = self.dense_equivalent(), self.param_count()
+        if own >= dense:
+            return f"dense over the same input: {dense:,} params (no saving here)"
+        saved = int(100 * (dense - own) // dense)       # rounded down: never "100%"
+        return f"dense over the same input: {dense:,} params (sharing saves {saved}%)"
+
     def forward(self, x: np.ndarray, train: bool, rng: np.random.Generator) -> np.ndarray:
         x = _check_input(self, x)                                           # (N, C, H, W)
         y = conv2d_forward(x, self.params["W"], self.params["b"], self.stride, self.padding,

@@ -153,6 +153,8 @@ class NetworkScreen(DebuggerScreen):
     def action_switch_view(self) -> None:
         self.view = (self.view + 1) % len(self.views)
         self.query_one(ContentSwitcher).current = self.views[self.view]
+        if self.views[self.view] == "data" and not self.controller.running:
+            self.controller.submit(self.extras)
 
     def action_log_scale(self) -> None:
         panel = self.query_one(LossPanel)

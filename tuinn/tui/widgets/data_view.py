@@ -21,7 +21,8 @@ class DataPanel(Widget):
 
     def grid_shape(self) -> tuple[int, int]:
         """The grid the engine should evaluate for the current size."""
-        return DecisionMap.grid_shape(max(8, self.size.width), max(4, self.size.height - 1))
+        size = self.size if self.size.width else self.parent.size   # hidden: the slot's size
+        return DecisionMap.grid_shape(max(8, size.width - 2), max(4, size.height - 3))
 
     def show(self, grid, extent) -> None:
         self.grid, self.extent = grid, extent

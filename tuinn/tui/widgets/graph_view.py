@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 from textual.containers import ScrollableContainer
-from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import Static
 
@@ -19,6 +18,7 @@ class GraphView(ScrollableContainer, can_focus=True):
     DEFAULT_CSS = """
     GraphView { border: round $primary-darken-2; }
     GraphView:focus { border: round $accent; }
+    GraphView { scrollbar-size: 1 1; }
     GraphView > Static { width: auto; height: auto; }
     """
     BINDINGS = [
@@ -53,7 +53,12 @@ class GraphView(ScrollableContainer, can_focus=True):
         if self.diagram is None:
             return
         x, y, w, h = self.diagram.node_box(node)
-        self.scroll_to_region(Region(x, y, w + 12, h + 2), animate=False, spacing=None)
+        view_w, view_h = self.scrollable_content_region.size
+        width, height = self.diagram.size()
+        # centre the node when the drawing is larger than the panel: the most context around it
+        sx = min(max(0, x + w // 2 - view_w // 2), max(0, width - view_w))
+        sy = min(max(0, y + h // 2 - view_h // 2), max(0, height - view_h))
+        self.scroll_to(sx, sy, animate=False)
 
     def action_select(self, delta: int) -> None:
         if not self.order:

@@ -1,0 +1,156 @@
+"""Provides the fused kernels of run mode's fast path: forward, loss and backward of a
+chain of dense and elementwise layers in one call.
+
+They call the very kernels the layers call (dense, activation, loss), on the same
+kinds of arrays and in the same order, so every value is the one the layer-by-layer
+path computes; what goes is the Python and dispatch overhead around ~10 small calls.
+Arrays live in flat buffers: `w`/`g` the packed parameters and gradients
+(tuinn/engine/packed.py), `a` the activations; `table` (L, 8) int64 says, per layer:
+kind, fan in, fan out, offsets of W and b (in w and g), of y and mask (in a) and of dx
+(in a). Numba's cache does not see edits of called kernels in other modules, so the
+kernels are made by a factory that closes over a digest of those modules' source:
+editing one changes the cache key and recompiles these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from tuinn.engine.jit import kernel
+from tuinn.engine.kernels import activation as _act
+from tuinn.engine.kernels import dense as _dense
+from tuinn.engine.kernels import loss as _loss
+from tuinn.engine.kernels.activation import (leaky_relu_forward, relu_backward, relu_forward,
+                                             sigmoid_backward, sigmoid_forward, tanh_backward,
+                                             tanh_forward)
+from tuinn.engine.kernels.dense import dense_backward, dense_backward_params, dense_forward
+from tuinn.engine.kernels.loss import bce_logits, hinge, mse, softmax_ce
+
+DENSE, RELU, LEAKY_RELU, SIGMOID, TANH = 0, 1, 2, 3, 4
+KINDS = {"dense": DENSE, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID,
+         "tanh": TANH}
+SOFTMAX_CE, HINGE, MSE, BCE = 0, 1, 2, 3
+LOSS_KINDS = {"softmax_ce": SOFTMAX_CE, "hinge": HINGE, "mse": MSE, "bce": BCE}
+COLUMNS = ("kind", "fan_in", "fan_out", "w", "b", "y", "mask", "dx")
+
+
+def _digest() -> str:
+    h = hashlib.sha256()
+    for mod in (_act, _dense, _loss):
+        with open(os.path.abspath(mod.__file__), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def _make_forward(digest: str):
+    @kernel
+    def chain_forward(x, w, a, table, slopes):
+        """Every layer's forward pass; returns the last layer's output (a view of a)."""
+        digest                                               # in the cache key, see above
+        n = x.shape[0]
+        h = x                                                # (N, fan_in)
+        for l in range(table.shape[0]):
+            kind, fi, fo = table[l, 0], table[l, 1], table[l, 2]
+            yo = table[l, 5]
+            y = a[yo:yo + n * fo].reshape(n, fo)             # (N, fan_out)
+            if kind == DENSE:
+                wo, bo = table[l, 3], table[l, 4]
+                dense_forward(h, w[wo:wo + fi * fo].reshape(fi, fo), w[bo:bo + fo], y)
+            elif kind == SIGMOID:
+                sigmoid_forward(h, y)
+            elif kind == TANH:
+                tanh_forward(h, y)
+            else:
+                mo = table[l, 6]
+                mask = a[mo:mo + n * fo].reshape(n, fo)      # (N, fan_out)
+                if kind == RELU:
+                    relu_forward(h, y, mask)
+                else:
+                    leaky_relu_forward(h, slopes[l], y, mask)
+            h = y
+        return h
+    return chain_forward
+
+
+def _make_backward(digest: str):
+    @kernel
+    def chain_backward(x, w, g, a, table, dout, need_dx0):
+        """Every layer's backward pass from dout = d loss / d output; the first layer's
+        dx only when need_dx0."""
+        digest
+        n = x.shape[0]
+        d = dout                                             # (N, fan_out)
+        for l in range(table.shape[0] - 1, -1, -1):
+            kind, fi, fo = table[l, 0], table[l, 1], table[l, 2]
+            do = table[l, 7]
+            dx = a[do:do + n * fi].reshape(n, fi)            # (N, fan_in)
+            if kind == DENSE:
+                wo, bo = table[l, 3], table[l, 4]
+                if l > 0:
+                    po = table[l - 1, 5]
+                    h = a[po:po + n * fi].reshape(n, fi)     # the layer's input
+                else:
+                    h = x
+                dW = g[wo:wo + fi * fo].reshape(fi, fo)      # (fan_in, fan_out)
+                db = g[bo:bo + fo]                           # (fan_out,)
+                if l == 0 and not need_dx0:
+                    dense_backward_params(h, d, dW, db)
+                    continue
+                dense_backward(h, w[wo:wo + fi * fo].reshape(fi, fo), d, dx, dW, db)
+            elif kind == SIGMOID or kind == TANH:
+                yo = table[l, 5]
+                y = a[yo:yo + n * fo].reshape(n, fo)
+                if kind == SIGMOID:
+                    sigmoid_backward(d, y, dx)
+                else:
+                    tanh_backward(d, y, dx)
+            else:
+                mo = table[l, 6]
+                relu_backward(d, a[mo:mo + n * fo].reshape(n, fo), dx)
+            d = dx
+    return chain_backward
+
+
+_digest_ = _digest()
+_chain_forward = _make_forward(_digest_)
+_chain_backward = _make_backward(_digest_)
+
+
+def _make(digest: str):
+    # the two kernels below reach the ones above as globals: a closure over a
+    # dispatcher would not give a stable cache key
+    @kernel
+    def chain_classes(x, target, w, g, a, table, slopes, loss_kind, margin, probs, dout,
+                      bad, need_dx0):
+        """forward, softmax_ce or hinge on integer targets (N,), backward; returns the
+        batch-mean loss (NaN with bad[0] = the sample when a label is out of range, and
+        then no backward)."""
+        digest
+        s = _chain_forward(x, w, a, table, slopes)            # (N, C)
+        if loss_kind == SOFTMAX_CE:
+            value = softmax_ce(s, target, probs, dout, bad)
+        else:
+            value = hinge(s, target, margin, dout, bad)
+        if bad[0] >= 0:
+            return value
+        _chain_backward(x, w, g, a, table, dout, need_dx0)
+        return value
+
+    @kernel
+    def chain_values(x, target, w, g, a, table, slopes, loss_kind, dout, need_dx0):
+        """forward, mse or bce on targets shaped like the output, backward; returns the
+        batch-mean loss."""
+        digest
+        s = _chain_forward(x, w, a, table, slopes)            # (N, O)
+        if loss_kind == MSE:
+            value = mse(s, target, dout)
+        else:
+            value = bce_logits(s, target, dout)
+        _chain_backward(x, w, g, a, table, dout, need_dx0)
+        return value
+
+    return chain_classes, chain_values
+
+
+chain_classes, chain_values = _make(_digest_)
