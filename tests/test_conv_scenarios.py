@@ -68,7 +68,7 @@ def test_edge_kernels_are_hand_set_sobel_and_separate_the_classes_at_once():
     sobel = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
     np.testing.assert_array_equal(W[0, 0], sobel)
     np.testing.assert_array_equal(W[1, 0], -sobel)
-    s.goto(next(s._tick_of(st.index + 1) for st in s.steps if st.node == "maxpool1"))
+    s.goto(next(s.tick_of(st.index + 1) for st in s.steps if st.node == "maxpool1"))
     pooled = s.tape.values["maxpool1"][:, :, 0, 0]             # (N, 2)
     y = s.tape.extra["y"]
     strongest = pooled.max(axis=1)
@@ -89,7 +89,7 @@ def test_max_pool_gives_three_of_four_inputs_zero_and_avg_none():
     grads = {}
     for kind in ("max", "avg"):
         s = session(f"pool-{kind}")
-        s.goto(next(s._tick_of(st.index + 1) for st in s.steps
+        s.goto(next(s.tick_of(st.index + 1) for st in s.steps
                     if st.phase == "backward" and st.node == f"{kind}pool1"))
         dx = layers(s)[f"{kind}pool1"].cache["dx"]                 # (N, 2, 6, 6)
         windows = dx.reshape(dx.shape[0], 2, 3, 2, 3, 2).transpose(0, 1, 2, 4, 3, 5)

@@ -27,7 +27,7 @@ def layer_of(s, name):
 def goto_sub(s, phase: str, node: str, sub: int):
     """Stand on sub-step `sub` of the step (phase, node)."""
     step = next(st for st in s.steps if st.phase == phase and st.node == node)
-    s.goto(s._tick_of(step.index) + sub + 1)
+    s.goto(s.tick_of(step.index) + sub + 1)
     assert s.current is step and s.position.sub == sub
 
 
@@ -197,9 +197,9 @@ def test_caches_are_read_only_when_the_step_ran_in_this_pass():
     goto_sub(s, "forward", "relu1", 0)
     done = conv_view(s, "conv1")
     assert done.phase == "forward" and done.k == 35 and "forward pass done" in done.title
-    s.goto(s._tick_of(next(st.index for st in s.steps if st.node == "conv1.W")))  # before it
+    s.goto(s.tick_of(next(st.index for st in s.steps if st.node == "conv1.W")))  # before it
     assert conv_view(s, "conv1").phase == "backward"
-    s.goto(s._tick_of(next(st.index for st in s.steps if st.node == "conv1.W")) + 1)
+    s.goto(s.tick_of(next(st.index for st in s.steps if st.node == "conv1.W")) + 1)
     after = conv_view(s, "conv1")
     assert after.phase == "idle" and "parameters updated" in after.title
     assert all(g.kind == "param" for g in after.grids)

@@ -34,3 +34,19 @@ def test_matrix_circuit_finished(snap_compare, size):
 def test_help_screen(snap_compare):
     assert snap_compare(make_app("add-mul"), terminal_size=(80, 24),
                         run_before=keys_then_settle(("question_mark",)))
+
+
+NETWORK_STATES = {
+    "start": (),
+    "forward": ("s", "s", "s"),                      # through dense1, relu1, dense2
+    "update": ("f", "f", "f", "n", "n"),             # forward, backward, then two updates
+    "trained-loss": ("x",) * 20,                     # 20 epochs, loss curve
+    "trained-data": ("x",) * 20 + ("v",),            # the decision regions
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("state", list(NETWORK_STATES))
+def test_spiral_network(snap_compare, state, size):
+    assert snap_compare(make_app("spiral"), terminal_size=size,
+                        run_before=keys_then_settle(NETWORK_STATES[state]))

@@ -107,7 +107,9 @@ class NetworkProgram:
         self._needs_rng = any(layer.type not in RNG_FREE for layer in self._all_layers())
         self._l2_layers = [[layer] + layer.sublayers() for layer in self.layers]
         first = self.layers[0] if self.layers else None
-        self._first_dx = first if first is not None and hasattr(first, "need_dx") else None
+        # a first dense layer's dx goes unused in run mode and nothing keeps it: skip it
+        # (conv2d keeps its dx in cache["dx"] for the views, so it computes it)
+        self._first_dx = first if first is not None and first.type == "dense" else None
         # fused iteration plans by batch size, for chains of dense/elementwise layers
         self._plans: dict[int, ChainPlan] | None = (
             {} if not self._needs_rng and chain_supported(self.layers, self.loss, self.packed)
@@ -340,7 +342,7 @@ class NetworkProgram:
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             if layer is first and first.need_dx:
-                first.need_dx = False          # its dx (d loss / d input) goes unused here
+                first.need_dx = False
                 try:
                     d = layer.backward(d)
                 finally:

@@ -64,6 +64,11 @@ class Session:
     def at_end(self) -> bool:
         return self.tick >= self.total
 
+    @property
+    def done_steps(self) -> int:
+        """How many steps of this pass have run."""
+        return self._done_steps
+
     def executed(self, step_index: int) -> bool:
         return step_index < self._done_steps
 
@@ -196,7 +201,7 @@ class Session:
         pos = self.position
         if pos.step is None:
             return
-        self.goto(self._tick_of(pos.step.index))
+        self.goto(self.tick_of(pos.step.index))
 
     def finish_phase(self) -> None:
         """Run to the end of the current pass (forward, backward, update)."""
@@ -231,7 +236,7 @@ class Session:
         self._replay_to(self.tick)
 
     # ------------------------------------------------------------------ internals
-    def _tick_of(self, step_index: int) -> int:
+    def tick_of(self, step_index: int) -> int:
         return sum(st.substeps for st in self.steps[:step_index])
 
     def _run(self, i: int) -> None:

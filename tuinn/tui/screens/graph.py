@@ -49,7 +49,7 @@ class GraphScreen(DebuggerScreen):
         step = s.current
         current = step.node if step is not None else None
         lines = [step_line(s, i) for i in range(len(s.steps))]
-        self.query_one(StepList).show(lines, step.index if step else None, s._done_steps)
+        self.query_one(StepList).show(lines, step.index if step else None, s.done_steps)
         graph = self.query_one(GraphView)
         shown = self.selected or current
         diagram = CircuitDiagram(diagram_nodes(s), s.program.output, diagram_labels(s),
@@ -65,7 +65,7 @@ class GraphScreen(DebuggerScreen):
     def on_step_list_jump(self, message: StepList.Jump) -> None:
         target = message.index
         self.selected = None
-        self._do(lambda s: s.goto(s._tick_of(target) + s.steps[target].substeps))
+        self._do(lambda s: s.goto(s.tick_of(target) + s.steps[target].substeps))
 
     def _do(self, fn) -> None:
         self.selected = None if fn is not None else self.selected

@@ -29,6 +29,7 @@ class NetworkScreen(DebuggerScreen):
         Binding("i", "next_iteration", "Iteration"),
         Binding("x", "next_epoch", "Epoch"),
         Binding("v", "switch_view", "View"),
+        Binding("t", "jump_sub", "Jump to t", show=False),
         Binding("l", "log_scale", "Log loss", show=False),
     ]
 
@@ -113,7 +114,7 @@ class NetworkScreen(DebuggerScreen):
         step = s.current
         current = None if step is None else (step.node if step.node in self.order else step.layer)
         lines = [step_line(s, i) for i in range(len(s.steps))]
-        self.query_one(StepList).show(lines, step.index if step else None, s._done_steps)
+        self.query_one(StepList).show(lines, step.index if step else None, s.done_steps)
         shown = self.selected or current or LOSS
         diagram = CircuitDiagram(self.nodes, LOSS, network_labels(s), current=current,
                                  selected=self.selected, min_label_width=14)
@@ -127,7 +128,7 @@ class NetworkScreen(DebuggerScreen):
 
     def on_step_list_jump(self, message: StepList.Jump) -> None:
         target = message.index
-        self._do(lambda s: s.goto(s._tick_of(target) + s.steps[target].substeps))
+        self._do(lambda s: s.goto(s.tick_of(target) + s.steps[target].substeps))
 
     # ------------------------------------------------------------------ keys
     def action_run(self) -> None:
@@ -149,6 +150,29 @@ class NetworkScreen(DebuggerScreen):
             target = (prog.epoch_of(prog.iteration) + 1) * prog.per_epoch
             s.goto_iteration(target)
         self._do(epoch)
+
+    def action_jump_sub(self) -> None:
+        """Jump to a timestep (recurrent) or window (conv) inside the current layer step."""
+        pos = self.session.position
+        step = pos.step
+        if step is None or step.substeps < 1 or step.phase == "update" or step.substeps == 1:
+            self.message = "t jumps within a layer that steps through time or windows: step into one first"
+            self.status()
+            return
+        n = step.substeps
+        recurrent = step.op in ("rnn", "lstm", "gru")
+        what = "timestep t" if recurrent else "window k"
+        backward = step.phase == "backward"
+        current = (n - pos.sub if backward else pos.sub + 1) if recurrent else pos.sub + 1
+
+        def done(value: int | None) -> None:
+            if value is None:
+                return
+            sub = (n - value if backward else value - 1) if recurrent else value - 1
+            start = self.session.tick_of(step.index)
+            self._do(lambda s: s.goto(start + sub + 1))
+        from tuinn.tui.screens.ask import AskNumber
+        self.app.push_screen(AskNumber(f"{step.phase} {step.node}: {what}", 1, n, current), done)
 
     def action_switch_view(self) -> None:
         self.view = (self.view + 1) % len(self.views)

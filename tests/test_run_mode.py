@@ -1,0 +1,68 @@
+"""Run mode: trains on the engine thread, pauses at an iteration boundary, reports at a
+bounded rate, and stepping resumes from where it paused."""
+
+import time
+
+from conftest import SCENARIOS
+from tuinn.engine.build import build_program, open_session
+from tuinn.engine.controller import Controller, Progress
+from tuinn.engine.session import Session
+from tuinn.scenario.loader import load_text
+
+
+def long_spiral() -> Session:
+    """The bundled spiral with far more epochs than a test waits for."""
+    text = (SCENARIOS / "spiral.toml").read_text().replace("epochs = 1500", "epochs = 1000000")
+    return Session(build_program(load_text(text, str(SCENARIOS / "long-spiral.toml"))))
+
+
+def test_pause_stops_at_an_iteration_boundary_and_stepping_resumes():
+    s = long_spiral()
+    prog = s.program
+    s.step(3)                                   # mid-iteration: run mode finishes it first
+    events = []
+    c = Controller(s, events.append)
+    c.run()
+    time.sleep(0.5)
+    c.pause()
+    assert c.wait_idle(30)
+    final = [e for e in events if isinstance(e, Progress)][-1]
+    assert final.stopped_because == "paused" and not final.running
+    total = prog.epochs * prog.per_epoch
+    assert 1 <= prog.iteration < total
+    assert s.tick == 0 and s.iteration == prog.iteration
+    assert len(prog.losses) >= prog.iteration
+    it = prog.iteration
+    s.step_over()                               # stepping picks up at the paused iteration
+    assert s.current.node == "dense1" and prog.iteration == it
+    s.run_to_end()
+    s.step()
+    assert prog.iteration == it + 1
+    c.stop()
+
+
+def test_reports_are_rate_limited():
+    s = long_spiral()
+    events = []
+    c = Controller(s, events.append, rate=20.0)
+    start = time.monotonic()
+    c.run()
+    time.sleep(1.0)
+    c.pause()
+    assert c.wait_idle(30)
+    elapsed = time.monotonic() - start
+    reports = [e for e in events if isinstance(e, Progress)]
+    assert len(reports) <= 20 * elapsed + 2
+    assert sum(len(r.losses) for r in reports) == s.program.iteration
+
+
+def test_runs_to_the_end_of_training():
+    spec, s = open_session(str(SCENARIOS / "xor.toml"))
+    events = []
+    c = Controller(s, events.append)
+    c.run()
+    assert c.wait_idle(120)
+    final = [e for e in events if isinstance(e, Progress)][-1]
+    assert final.stopped_because == "done"
+    assert s.program.iteration == s.program.epochs * s.program.per_epoch
+    c.stop()
