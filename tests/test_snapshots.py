@@ -39,7 +39,7 @@ def test_help_screen(snap_compare):
 NETWORK_STATES = {
     "start": (),
     "forward": ("s", "s", "s"),                      # through dense1, relu1, dense2
-    "update": ("f", "f", "f", "n", "n"),             # forward, backward, then two updates
+    "update": ("f", "f", "n", "n"),                  # forward, backward, then two updates
     "trained-loss": ("x",) * 20,                     # 20 epochs, loss curve
     "trained-data": ("x",) * 20 + ("v",),            # the decision regions
 }

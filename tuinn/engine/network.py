@@ -240,7 +240,7 @@ class NetworkProgram:
                 order = np.arange(n)
             self._order = (epoch, order)
         idx = self._order[1][b * self.batch_size:(b + 1) * self.batch_size]
-        return self.x[idx], self.y[idx]
+        return self.x.take(idx, axis=0), self.y.take(idx, axis=0)   # = x[idx], y[idx], faster
 
     def iteration_rng(self, iteration: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, 2, iteration])
@@ -248,10 +248,12 @@ class NetworkProgram:
     def params(self) -> dict[str, np.ndarray]:
         return {key: layer.params[k] for key, (layer, k) in self.param_layers.items()}
 
-    def _snapshot(self) -> Snapshot:
+    def _snapshot(self, intact: bool = False) -> Snapshot:
+        """The current parameters and optimizer state (`intact`: the caller has just
+        made sure the packed views are in place)."""
         packed = self.packed
         if packed is not None:
-            if not packed.intact():
+            if not (intact or packed.intact()):
                 packed.repack()
             return Snapshot(self.iteration, packed.snapshot(), self.optimizer.snapshot_packed())
         return Snapshot(self.iteration, {k: v.copy() for k, v in self.params().items()},
@@ -315,7 +317,8 @@ class NetworkProgram:
                 self.optimizer.step(key, layer.params[k], layer.grads[k])
         self.history.append(self.start)
         self.iteration += 1
-        self.start = self._snapshot() if self.history.maxlen > 1 else Snapshot(self.iteration, {}, None)
+        self.start = (self._snapshot(intact=True) if self.history.maxlen > 1
+                      else Snapshot(self.iteration, {}, None))
         return float(loss)
 
     def _plan(self, xb: np.ndarray, yb: np.ndarray) -> ChainPlan | None:

@@ -169,6 +169,8 @@ class Optimizer:
     def snapshot_packed(self):
         """A snapshot for `restore`, cheap when packed: one copy per state buffer."""
         flat = self._flat
+        if self.type == "sgd":
+            return {}                                   # sgd keeps no state
         if flat is None or self._strays or any(k not in flat.layout for k in self._state):
             return self.snapshot()
         return _FlatSnapshot(flat.layout, tuple(self._state), flat.v.copy(),

@@ -56,16 +56,9 @@ def adam_step(w, g, m, v, lr, beta1, beta2, eps, t):
 
 @kernel
 def adam_step_packed(w, g, m, v, lr, beta1, beta2, eps, ts, bounds):
-    """adam_step over packed parameters: segment k is w[bounds[k]:bounds[k + 1]], with
-    its own step count ts[k], advanced here (the same arithmetic, element by element)."""
+    """adam_step over packed parameters: segment k is w[bounds[k]:bounds[k + 1]] (and
+    likewise g, m, v), with its own step count ts[k], advanced here."""
     for k in range(ts.size):
+        lo, hi = bounds[k], bounds[k + 1]
         ts[k] += 1
-        t = ts[k]
-        c1 = 1.0 - beta1 ** t
-        c2 = 1.0 - beta2 ** t
-        for i in range(bounds[k], bounds[k + 1]):
-            m[i] = beta1 * m[i] + (1.0 - beta1) * g[i]
-            v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] * g[i]
-            m_hat = m[i] / c1
-            v_hat = v[i] / c2
-            w[i] -= lr * m_hat / (math.sqrt(v_hat) + eps)
+        adam_step(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], lr, beta1, beta2, eps, ts[k])
