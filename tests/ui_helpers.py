@@ -14,26 +14,7 @@ def make_app(name: str):
     return TuinnApp(spec, session)
 
 
-async def settle(pilot, timeout: float = 60.0) -> None:
-    """Wait until warm-up and every key's engine command has finished and been drawn."""
-    app = pilot.app
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        screen = next((s for s in reversed(app.screen_stack) if hasattr(s, "controller")), None)
-        ctl = getattr(screen, "controller", None)
-        if ctl is not None and screen.ready and not ctl.busy and ctl._queue.empty() and not ctl.running:
-            break
-        await asyncio.sleep(0.02)
-    for _ in range(3):
-        await pilot.pause()
-
-
-async def press(pilot, *keys: str) -> None:
-    await settle(pilot)
-    for key in keys:
-        await pilot.press(key)
-        await settle(pilot)
+from tuinn.tui.headless import press, settle  # noqa: E402,F401  (one driver for app and tests)
 
 
 def run_async(fn):

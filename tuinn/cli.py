@@ -128,6 +128,33 @@ def gradcheck(file: str = typer.Argument(..., help="A network scenario file or b
 
 
 @app.command()
+@guarded
+def snapshot(file: str = typer.Argument(..., help="A scenario file, or a bundled scenario's name."),
+             keys: str = typer.Option("", "--keys", help='Keys to press first, e.g. "n n c" '
+                                      "(Textual key names: right, left, enter, question_mark...)."),
+             size: str = typer.Option("120x40", "--size", help="Terminal size, COLSxROWS."),
+             out: str = typer.Option("screen.svg", "--out", help="Output file: .svg or .txt."),
+             timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for each key's work.")):
+    """Run the app headless, press keys, save the screen (SVG or text)."""
+    import re
+    from pathlib import Path
+
+    from tuinn.engine.build import open_session
+    from tuinn.tui.app import TuinnApp
+    from tuinn.tui.headless import snapshot as take, svg_to_text
+    m = re.fullmatch(r"(\d+)x(\d+)", size)
+    if not m or int(m.group(1)) < 20 or int(m.group(2)) < 8:
+        raise TuinnError(f"size must look like 120x40 (at least 20x8), got {size!r}", key="--size")
+    if not out.endswith((".svg", ".txt")):
+        raise TuinnError(f"--out must end in .svg or .txt, got {out!r}", key="--out")
+    w, h = int(m.group(1)), int(m.group(2))
+    spec, session = open_session(file)
+    svg = take(TuinnApp(spec, session), keys.split(), (w, h), timeout)
+    Path(out).write_text(svg if out.endswith(".svg") else svg_to_text(svg, w, h), encoding="utf-8")
+    typer.echo(f"wrote {out} ({w}x{h}, keys: {keys or 'none'})")
+
+
+@app.command()
 def scenarios():
     """List the bundled scenarios."""
     from tuinn.cli_print import print_scenarios

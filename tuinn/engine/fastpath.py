@@ -30,6 +30,7 @@ class ChainPlan:
 
     def __init__(self, layers, loss, packed, n: int):
         self.n = n
+        self.source: tuple | None = None    # the (x, y) arrays whose batches it accepted
         self.loss = loss
         self.dtype = packed.dtype
         self.w, self.g = packed.w, packed.g

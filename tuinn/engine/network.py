@@ -322,14 +322,21 @@ class NetworkProgram:
         return float(loss)
 
     def _plan(self, xb: np.ndarray, yb: np.ndarray) -> ChainPlan | None:
-        """The fused path's plan for this batch, or None (then the layer-by-layer path)."""
+        """The fused path's plan for this batch of self.x/self.y, or None (then the
+        layer-by-layer path)."""
         plans = self._plans
         if plans is None:
             return None
         plan = plans.get(len(xb))
         if plan is None:
             plan = plans[len(xb)] = ChainPlan(self.layers, self.loss, self.packed, len(xb))
-        return plan if plan.accepts(xb, yb) else None
+        # a batch is rows taken from self.x/self.y: it fits when the last one did
+        if plan.source is not None and plan.source[0] is self.x and plan.source[1] is self.y:
+            return plan
+        if not plan.accepts(xb, yb):
+            return None
+        plan.source = (self.x, self.y)
+        return plan
 
     def _forward_backward(self, it: int, xb: np.ndarray, yb: np.ndarray) -> float:
         """Layer by layer: forward, loss (recorded), backward with L2; returns the loss."""

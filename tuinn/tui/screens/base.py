@@ -33,6 +33,7 @@ class DebuggerScreen(Screen):
         self.session = session
         self.message = ""
         self.ready = False
+        self.last_frame: dict = {}
         self.controller = Controller(session, self._from_engine)
 
     # ------------------------------------------------------------------ engine
@@ -60,46 +61,61 @@ class DebuggerScreen(Screen):
         event = message.event
         if isinstance(event, tuple) and event and event[0] == "warm":
             _, done, total, node = event
-            bar = self.query("#warm")
-            if bar:
-                bar.first(ProgressBar).update(total=total, progress=done)
+            for bar in self.query("#warm").results(ProgressBar):
+                bar.update(total=total, progress=done)
             self.status(f"preparing kernels {done}/{total} ({node})")
-            return
-        if event == "warm":
+        elif event == "warm":
             self.ready = True
-            for bar in self.query("#warm"):
-                bar.remove()
-        if isinstance(event, BaseException):
+            self.query("#warm").remove()
+            self.refresh_frame()
+        elif isinstance(event, BaseException):
             self.message = f"error: {event}" if isinstance(event, TuinnError) else \
                 f"engine error: {type(event).__name__}: {event}"
+            self.refresh_frame()
         elif isinstance(event, Progress):
             self.on_progress(event)
-            if event.running:
-                return
-        self.redraw()
+            if not event.running:
+                self.refresh_frame()
+        elif isinstance(event, dict):
+            self.draw(event)
 
     def on_progress(self, progress: Progress) -> None:
         """Run mode reported (networks)."""
 
-    # ------------------------------------------------------------------ drawing
-    def status(self, message: str = "") -> None:
-        s = self.session
-        phase = "running" if self.controller.running else s.phase
+    # ------------------------------------------------------------------ frames
+    def frame(self, session: Session) -> dict:
+        """Everything the screen shows, read off the session on the engine thread (so
+        the UI never reads state the engine is changing)."""
+        s = session
         extra = ""
         if s.iterative:
             extra = f"iteration {s.iteration}  epoch {s.program.epoch_of(s.iteration)}"
-        self.query_one(StatusBar).show(self.spec.info.name, phase, s.tick, s.total,
-                                       output_value(s), extra, message or self.message)
+        return {"status": (s.phase, s.tick, s.total, output_value(s), extra)}
 
-    def redraw(self) -> None:
+    def refresh_frame(self) -> None:
+        """Ask the engine thread for a new frame (after a UI-side change)."""
+        if not self.controller.running:
+            self.controller.submit(self.frame)
+
+    def draw(self, frame: dict) -> None:
+        """Draw a frame (UI thread)."""
+        self.last_frame.update(frame)
         self.status()
+
+    def status(self, message: str = "") -> None:
+        phase, tick, total, value, extra = self.last_frame.get("status", ("ready", 0, 0, "", ""))
+        if self.controller.running:
+            phase = "running"
+        self.query_one(StatusBar).show(self.spec.info.name, phase, tick, total, value, extra,
+                                       message or self.message)
 
     # ------------------------------------------------------------------ keys
     def _do(self, fn) -> None:
+        """Run a session command on the engine thread, then draw the new frame."""
         if self.controller.running:
             return
         self.message = ""
-        self.controller.submit(fn)
+        self.controller.submit(lambda s: (fn(s), self.frame(s))[1])
 
     def action_step(self) -> None:
         self._do(lambda s: s.step())

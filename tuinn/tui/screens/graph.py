@@ -41,34 +41,37 @@ class GraphScreen(DebuggerScreen):
         self.query_one("#steps").border_title = "steps"
         self.query_one("#graph").border_title = "graph"
         self.query_one("#graph").focus()
-        self.redraw()
 
-    def redraw(self) -> None:
-        super().redraw()
-        s = self.session
+    def frame(self, s) -> dict:
+        f = super().frame(s)
         step = s.current
         current = step.node if step is not None else None
-        lines = [step_line(s, i) for i in range(len(s.steps))]
-        self.query_one(StepList).show(lines, step.index if step else None, s.done_steps)
-        graph = self.query_one(GraphView)
         shown = self.selected or current
-        diagram = CircuitDiagram(diagram_nodes(s), s.program.output, diagram_labels(s),
-                                 current=current, selected=self.selected,
-                                 output_name=s.program.output, min_label_width=8)
-        graph.show(diagram, follow=shown)
-        self.query_one(GateInspector).show(gate_view(s, shown) if shown else None)
+        f.update(
+            lines=[step_line(s, i) for i in range(len(s.steps))],
+            current=step.index if step else None, done=s.done_steps,
+            diagram=CircuitDiagram(diagram_nodes(s), s.program.output, diagram_labels(s),
+                                   current=current, selected=self.selected,
+                                   output_name=s.program.output, min_label_width=8),
+            follow=shown, gate=gate_view(s, shown) if shown else None)
+        return f
+
+    def draw(self, f: dict) -> None:
+        super().draw(f)
+        self.query_one(StepList).show(f["lines"], f["current"], f["done"])
+        self.query_one(GraphView).show(f["diagram"], follow=f["follow"])
+        self.query_one(GateInspector).show(f["gate"])
 
     def on_graph_view_selected(self, message: GraphView.Selected) -> None:
         self.selected = message.node
-        self.redraw()
+        self.refresh_frame()
 
     def on_step_list_jump(self, message: StepList.Jump) -> None:
         target = message.index
-        self.selected = None
         self._do(lambda s: s.goto(s.tick_of(target) + s.steps[target].substeps))
 
     def _do(self, fn) -> None:
-        self.selected = None if fn is not None else self.selected
+        self.selected = None
         super()._do(fn)
 
     def action_edit(self) -> None:
@@ -81,6 +84,6 @@ class GraphScreen(DebuggerScreen):
         def done(result) -> None:
             if result is not None:
                 name, value = result
+                self._do(lambda s: s.set_input(name, value))
                 self.message = f"{name} = {value.tolist()}: recomputed"
-                self.controller.submit(lambda s: s.set_input(name, value))
         self.app.push_screen(EditInput(dict(prog.inputs), node), done)

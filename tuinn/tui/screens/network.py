@@ -11,9 +11,11 @@ from textual.widgets import ContentSwitcher, Footer, ProgressBar
 from tuinn.engine.controller import Progress
 from tuinn.engine.network import LOSS
 from tuinn.tui.present import step_line
+from tuinn.tui.present_conv import conv_view
 from tuinn.tui.present_net import network_labels, network_nodes, tensor_view
 from tuinn.tui.render.circuit import CircuitDiagram
 from tuinn.tui.screens.base import DebuggerScreen
+from tuinn.tui.widgets.conv_view import ConvView
 from tuinn.tui.widgets.data_view import DataPanel
 from tuinn.tui.widgets.graph_view import GraphView
 from tuinn.tui.widgets.loss_plot import LossPanel
@@ -29,6 +31,7 @@ class NetworkScreen(DebuggerScreen):
         Binding("i", "next_iteration", "Iteration"),
         Binding("x", "next_epoch", "Epoch"),
         Binding("v", "switch_view", "View"),
+        Binding("w", "toggle_layer_view", "Graph/layer"),
         Binding("t", "jump_sub", "Jump to t", show=False),
         Binding("l", "log_scale", "Log loss", show=False),
     ]
@@ -43,6 +46,9 @@ class NetworkScreen(DebuggerScreen):
         if prog.input_shape == (2,) and (prog.loss.is_classification or prog.loss.type == "bce"):
             self.views.append("data")
         self.view = 0
+        self.layer_view = True               # w: conv/recurrent steps show the layer view
+        self.conv_pick = (None, None, 0)     # (layer, selected output cell, filter)
+        self.data_panel: DataPanel | None = None
 
     def compose(self) -> ComposeResult:
         prog = self.session.program
@@ -52,6 +58,7 @@ class NetworkScreen(DebuggerScreen):
             yield StepList(id="steps")
             with Vertical(id="right"):
                 yield GraphView(self.order, id="graph")
+                yield ConvView(id="conv")
                 with Horizontal(id="bottom"):
                     yield TensorInspector(id="inspector")
                     with ContentSwitcher(initial="loss", id="side"):
@@ -66,30 +73,65 @@ class NetworkScreen(DebuggerScreen):
         self.query_one("#steps").border_title = "steps"
         self.query_one("#graph").border_title = "network"
         self.query_one("#graph").focus()
-        self.controller.report_extras = self.extras
-        self.redraw()
+        self.query_one(ConvView).display = False
+        self.data_panel = self.query_one(DataPanel) if "data" in self.views else None
+        if self.data_panel is not None:
+            self.data_panel.grid_dims = self.data_panel.grid_shape()
+        self.controller.report_extras = self.light_frame
 
-    # ------------------------------------------------------------------ engine
-    def extras(self, session) -> dict:
-        """Computed on the engine thread after a command or a run-mode report."""
-        out = {}
-        if "data" in self.views:
-            gh, gw = self.query_one(DataPanel).grid_shape()
-            out["grid"] = session.program.decision_grid(gh, gw)
-        return out
+    # ------------------------------------------------------------------ frames
+    def light_frame(self, session) -> dict:
+        """What run mode redraws on each report: status, losses, decision regions."""
+        prog = session.program
+        f = super().frame(session)
+        f["losses"] = (list(prog.losses),
+                       [prog.val_losses.get(i, float("nan")) for i in range(len(prog.losses))],
+                       prog.iteration)
+        if self.data_panel is not None:
+            f["grid"] = prog.decision_grid(*self.data_panel.grid_dims)
+        return f
 
-    def _do(self, fn) -> None:
-        self.selected = None
-        super()._do(lambda s: (fn(s), self.extras(s))[1])
+    def frame(self, s) -> dict:
+        f = self.light_frame(s)
+        step = s.current
+        current = None if step is None else (step.node if step.node in self.order else step.layer)
+        shown = self.selected or current or LOSS
+        f.update(
+            lines=[step_line(s, i) for i in range(len(s.steps))],
+            current=step.index if step else None, done=s.done_steps, follow=shown,
+            diagram=CircuitDiagram(self.nodes, LOSS, network_labels(s), current=current,
+                                   selected=self.selected, min_label_width=14),
+            tensor=tensor_view(s, shown), conv=None)
+        if self.layer_view and step is not None:
+            picked, cell, filt = self.conv_pick
+            if picked != step.layer:
+                cell, filt = None, 0
+            f["conv"] = conv_view(s, step.layer, cell, filt)
+        return f
 
-    def on_engine_changed(self, message) -> None:
-        event = message.event
-        extras = event.extras if isinstance(event, Progress) else event
-        if isinstance(extras, dict) and "grid" in extras:
-            self.query_one(DataPanel).show(*extras["grid"])
-        if event == "warm":
-            self.controller.submit(self.extras)
-        super().on_engine_changed(message)
+    def draw(self, f: dict) -> None:
+        super().draw(f)
+        if "losses" in f:
+            train, val, marker = f["losses"]
+            self.query_one(LossPanel).show(train, val, marker)
+        if "grid" in f:
+            self.query_one(DataPanel).show(*f["grid"])
+        if "lines" not in f:
+            return
+        self.query_one(StepList).show(f["lines"], f["current"], f["done"])
+        self.query_one(GraphView).show(f["diagram"], follow=f["follow"])
+        self.query_one(TensorInspector).show(f["tensor"])
+        self.draw_layer_view(f.get("conv"))
+
+    def draw_layer_view(self, conv_data) -> None:
+        graph, conv = self.query_one(GraphView), self.query_one(ConvView)
+        data = conv_data if self.layer_view else None
+        if data is not None:
+            conv.show(data)
+        had_focus = self.focused in (graph, conv)
+        graph.display, conv.display = data is None, data is not None
+        if had_focus:                                  # the focus follows the panel
+            (graph if data is None else conv).focus()
 
     def on_progress(self, progress: Progress) -> None:
         if progress.stopped_because == "nan":
@@ -98,33 +140,18 @@ class NetworkScreen(DebuggerScreen):
             self.message = f"paused at iteration {progress.iteration}"
         elif progress.stopped_because == "done":
             self.message = f"trained {self.session.program.epochs} epochs"
-        self.draw_loss()
-        if progress.running:
+        if progress.extras:
+            self.draw(progress.extras)
+        else:
             self.status()
-
-    # ------------------------------------------------------------------ drawing
-    def draw_loss(self) -> None:
-        prog = self.session.program
-        val = [prog.val_losses.get(i, float("nan")) for i in range(len(prog.losses))]
-        self.query_one(LossPanel).show(prog.losses, val, prog.iteration)
-
-    def redraw(self) -> None:
-        super().redraw()
-        s = self.session
-        step = s.current
-        current = None if step is None else (step.node if step.node in self.order else step.layer)
-        lines = [step_line(s, i) for i in range(len(s.steps))]
-        self.query_one(StepList).show(lines, step.index if step else None, s.done_steps)
-        shown = self.selected or current or LOSS
-        diagram = CircuitDiagram(self.nodes, LOSS, network_labels(s), current=current,
-                                 selected=self.selected, min_label_width=14)
-        self.query_one(GraphView).show(diagram, follow=shown)
-        self.query_one(TensorInspector).show(tensor_view(s, shown))
-        self.draw_loss()
 
     def on_graph_view_selected(self, message: GraphView.Selected) -> None:
         self.selected = message.node
-        self.redraw()
+        self.refresh_frame()
+
+    def on_conv_view_changed(self, message: ConvView.Changed) -> None:
+        self.conv_pick = (message.layer, message.cell, message.filter)
+        self.refresh_frame()
 
     def on_step_list_jump(self, message: StepList.Jump) -> None:
         target = message.index
@@ -177,10 +204,17 @@ class NetworkScreen(DebuggerScreen):
     def action_switch_view(self) -> None:
         self.view = (self.view + 1) % len(self.views)
         self.query_one(ContentSwitcher).current = self.views[self.view]
-        if self.views[self.view] == "data" and not self.controller.running:
-            self.controller.submit(self.extras)
+        self.refresh_frame()
+
+    def action_toggle_layer_view(self) -> None:
+        self.layer_view = not self.layer_view
+        self.refresh_frame()
+
+    def _do(self, fn) -> None:
+        self.selected = None
+        super()._do(fn)
 
     def action_log_scale(self) -> None:
         panel = self.query_one(LossPanel)
         panel.log_y = not panel.log_y
-        self.draw_loss()
+        panel.show(panel.train, panel.val, panel.marker)

@@ -19,9 +19,15 @@ class DataPanel(Widget):
         self.grid = None
         self.extent = None
 
+    #: the grid the engine evaluates, kept up to date on resize (read from the engine thread)
+    grid_dims: tuple[int, int] = DecisionMap.grid_shape(36, 8)
+
+    def on_resize(self) -> None:
+        self.grid_dims = self.grid_shape()
+
     def grid_shape(self) -> tuple[int, int]:
-        """The grid the engine should evaluate for the current size."""
-        size = self.size if self.size.width else self.parent.size   # hidden: the slot's size
+        """The grid for the current size (the slot's size while hidden)."""
+        size = self.size if self.size.width else self.parent.size
         return DecisionMap.grid_shape(max(8, size.width - 2), max(4, size.height - 3))
 
     def show(self, grid, extent) -> None:

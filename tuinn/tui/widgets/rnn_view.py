@@ -163,7 +163,7 @@ class RecurrentView(VerticalScroll, can_focus=True):
     """↑/↓ (k/j) choose the unit whose equations are shown; Shift+↑/↓ and PgUp/PgDn scroll."""
 
     DEFAULT_CSS = """
-    RecurrentView { border: round $primary-darken-2; padding: 0 1; }
+    RecurrentView { border: round $primary-darken-2; padding: 0 1; height: 1fr; min-height: 8; }
     RecurrentView:focus { border: round $accent; }
     RecurrentView > Static { width: 100%; height: auto; }
     """
@@ -176,7 +176,8 @@ class RecurrentView(VerticalScroll, can_focus=True):
 
     @dataclass
     class UnitChanged(Message):
-        """The selected unit changed: the screen asks the presenter again with it."""
+        """The selected unit changed: redraw with recurrent_view(layer, unit=unit)."""
+        layer: str
         unit: int
 
     def __init__(self, **kwargs):
@@ -207,4 +208,4 @@ class RecurrentView(VerticalScroll, can_focus=True):
         unit = min(max(0, self.unit + delta), self.data.H - 1)
         if unit != self.unit:
             self.unit = unit
-            self.post_message(self.UnitChanged(unit))
+            self.post_message(self.UnitChanged(self.data.layer, unit))
