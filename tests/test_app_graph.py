@@ -106,3 +106,21 @@ async def test_help_lists_every_key_and_quits():
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code in (0, None)
+
+
+@run_async
+async def test_command_palette_offers_every_action():
+    app = make_app("add-mul")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Step", "Back", "Finish pass", "Restart", "Edit input", "Help"):
+            assert title in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        for ch in "Finish pass":
+            await pilot.press(ch if ch != " " else "space")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.session.tick == 2 and app.session.phase == "forward"

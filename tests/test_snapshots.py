@@ -50,3 +50,15 @@ NETWORK_STATES = {
 def test_spiral_network(snap_compare, state, size):
     assert snap_compare(make_app("spiral"), terminal_size=size,
                         run_before=keys_then_settle(NETWORK_STATES[state]))
+
+
+def test_no_color(snap_compare, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(make_app("sigmoid-neuron"), terminal_size=(80, 24),
+                        run_before=keys_then_settle(GRAPH_STATES["mid-backward"]))
+
+
+def test_light_theme(snap_compare):
+    app = make_app("gate-patterns")
+    app.theme = "textual-light"
+    assert snap_compare(app, terminal_size=(120, 40), run_before=keys_then_settle(("f", "f")))

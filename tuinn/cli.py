@@ -57,12 +57,23 @@ def _main(version: Optional[bool] = typer.Option(
 
 @app.command()
 @guarded
-def run(file: str = typer.Argument(..., help="A scenario file, or a bundled scenario's name.")):
+def run(file: str = typer.Argument(..., help="A scenario file, or a bundled scenario's name."),
+        theme: Optional[str] = typer.Option(None, "--theme", help="A Textual theme, e.g. "
+                                            "textual-light; NO_COLOR=1 turns colour off.")):
     """Open the step-through debugger on a scenario."""
     from tuinn.engine.build import open_session
     spec, session = open_session(file)
     from tuinn.tui.app import TuinnApp
-    TuinnApp(spec, session).run()
+    app = TuinnApp(spec, session)
+    if theme:
+        if theme not in app.available_themes:
+            import difflib
+            close = difflib.get_close_matches(theme, list(app.available_themes), n=1)
+            raise TuinnError(f"unknown theme {theme!r}", key="--theme",
+                             hint=f"did you mean {close[0]!r}?" if close else
+                             "themes: " + ", ".join(sorted(app.available_themes)))
+        app.theme = theme
+    app.run()
 
 
 @app.command()
@@ -134,7 +145,8 @@ def snapshot(file: str = typer.Argument(..., help="A scenario file, or a bundled
                                       "(Textual key names: right, left, enter, question_mark...)."),
              size: str = typer.Option("120x40", "--size", help="Terminal size, COLSxROWS."),
              out: str = typer.Option("screen.svg", "--out", help="Output file: .svg or .txt."),
-             timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for each key's work.")):
+             timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for each key's work."),
+             theme: Optional[str] = typer.Option(None, "--theme", help="A Textual theme, e.g. textual-light.")):
     """Run the app headless, press keys, save the screen (SVG or text)."""
     import re
     from pathlib import Path
@@ -149,7 +161,7 @@ def snapshot(file: str = typer.Argument(..., help="A scenario file, or a bundled
         raise TuinnError(f"--out must end in .svg or .txt, got {out!r}", key="--out")
     w, h = int(m.group(1)), int(m.group(2))
     spec, session = open_session(file)
-    svg = take(TuinnApp(spec, session), keys.split(), (w, h), timeout)
+    svg = take(TuinnApp(spec, session, theme=theme), keys.split(), (w, h), timeout)
     Path(out).write_text(svg if out.endswith(".svg") else svg_to_text(svg, w, h), encoding="utf-8")
     typer.echo(f"wrote {out} ({w}x{h}, keys: {keys or 'none'})")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from textual.app import App
+from functools import partial
+
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 
 from tuinn.engine.session import Session
@@ -22,10 +24,12 @@ class TuinnApp(App):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, spec: Spec, session: Session):
+    def __init__(self, spec: Spec, session: Session, theme: str | None = None):
         super().__init__()
         self.spec = spec
         self.session = session
+        if theme:
+            self.theme = theme
 
     def on_mount(self) -> None:
         self.push_screen(self.make_screen())
@@ -51,6 +55,19 @@ class TuinnApp(App):
         out.append(("up/down, enter", "move in the step list; run or rewind to the highlighted step"))
         out.append(("ctrl+p", "command palette: every action by name"))
         return out
+
+    def get_system_commands(self, screen):
+        """The command palette offers every key's action by name, then Textual's own."""
+        debugger = next((s for s in reversed(self.screen_stack) if hasattr(s, "controller")), None)
+        if debugger is not None:
+            for key, description in self.key_list(debugger):
+                binding = next((b for b in debugger.BINDINGS if b.description == description), None)
+                if binding is not None:
+                    yield SystemCommand(description, f"key: {key}",
+                                        partial(debugger.run_action, binding.action))
+        yield SystemCommand("Help", "key: ?  every key and the scenario's description",
+                            self.action_help)
+        yield from super().get_system_commands(screen)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -108,7 +108,9 @@ def _saturation(data: RecurrentData) -> Text:
     for s in data.saturation:
         text.append(f"{s.gate} {100 * s.share:.0f}%", style=WARN if s.saturated else "")
         text.append("⚠  " if s.saturated else "  ", style=WARN)
-    text.append(f"(share of batch × t≤{upto} × units with σ <.05 or >.95, tanh |x| >.95)",
+    tails = {"sigmoid": "σ <.05 or >.95", "tanh": "tanh |x| >.95"}
+    kinds = dict.fromkeys(s.activation for s in data.saturation)
+    text.append(f"(share of batch × t≤{upto} × units with {', '.join(tails[k] for k in kinds)})",
                 style="dim")
     return text
 
