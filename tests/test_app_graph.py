@@ -73,7 +73,9 @@ async def test_select_node_and_tab_between_panels():
         await press(pilot, "f", "f")
         graph = app.screen.query_one("#graph")
         assert app.focused is graph
-        await press(pilot, "down", "down", "down")       # x -> y -> z -> w
+        await press(pilot, "up", "up", "up")             # p (shown last) -> w -> z -> y
+        assert graph.selected == "y" and app.screen.selected == "y"
+        await press(pilot, "down")
         assert graph.selected == "z"
         text = text_of(app.screen.query_one("#gate"))
         assert "feeds m" in text

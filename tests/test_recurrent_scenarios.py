@@ -71,6 +71,10 @@ def test_rnn_gradient_vanishes_over_29_steps_where_the_lstm_one_does_not():
     rnn = ratio_after(session("rnn-long-delay"), 0, "rnn1")
     lstm = ratio_after(session("lstm-long-delay"), 0, "lstm1")
     assert rnn < 1e-3 and lstm > 0.1 and lstm / rnn > 100
+    s = session("lstm-long-delay")                       # a forget gate near 1 from the start
+    s.run_to_end()
+    f = {x.gate: x for x in recurrent_view(s, "lstm1").saturation}["f"]
+    assert f.saturated and f.share < 0.6
     assert f"{rnn:.1e}" == "4.1e-04" and f"{lstm:.2f}" == "0.25"      # as the descriptions say
 
 

@@ -169,6 +169,18 @@ def test_after_the_forward_step_t_is_T_until_the_backward_step():
     assert (d.phase, d.t, d.shown) == ("forward", T, (0, T))
 
 
+def test_preactivations_use_the_forward_parameters_after_the_updates():
+    s = make("lstm")
+    goto(s, step_of(s, "lstm1", "backward"), T - 1)
+    before = recurrent_view(s, "lstm1", unit=1).numbers
+    s.goto(s.total)                                     # every update step has run
+    lstm = layer_of(s, "lstm1")
+    assert not np.array_equal(lstm.params["b"], s.tape.extra["before"]["lstm1.b"])
+    after = recurrent_view(s, "lstm1", unit=1).numbers
+    assert after == before
+    assert sigmoid(after["a_f"]) == pytest.approx(after["f"], abs=1e-12)
+
+
 def test_unit_and_sample_are_clamped():
     s = make("rnn")
     s.run_to_end()

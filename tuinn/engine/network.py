@@ -364,6 +364,10 @@ class NetworkProgram:
                     self._add_l2_grads(sub)
         return loss
 
+    def history_bytes(self) -> int:
+        """Memory held by the kept parameter snapshots (time travel)."""
+        return sum(sum(a.nbytes for a in snap.params.values()) for snap in self.history)
+
     def params_finite(self) -> bool:
         if self.packed is not None and self.packed.intact():
             return bool(np.isfinite(self.packed.w).all())

@@ -53,3 +53,28 @@ def network_trace(session: Session, iterations: int = 1) -> Iterator[dict]:
                                       "grad": to_json(session.tape.grads[k])}
                                   for k in prog.param_layers}}
         session.next_iteration()
+
+
+def pass_events(session: Session) -> list[dict]:
+    """The current pass (a graph's, or the current iteration's) as trace events, replayed
+    from its start; the session is left where it was."""
+    prog = session.program
+    here = session.tick
+    session.restart()
+    events = []
+    it = session.iteration
+    while not session.at_end:
+        session.step_over()
+        events.append(step_event(session, it))
+    if prog.kind == "graph":
+        events.append({"event": "graph", "output": to_json(session.tape.values[prog.output]),
+                       "values": {n: to_json(prog.value_of(session.tape, n)) for n in prog.names()},
+                       "grads": {n: to_json(prog.grad_of(session.tape, n)) for n in prog.names()}})
+    else:
+        events.append({"event": "iteration", "iteration": it, "epoch": prog.epoch_of(it),
+                       "loss": float(session.tape.values["loss"]),
+                       "params": {k: {"value": to_json(prog.start.params[k]),
+                                      "grad": to_json(session.tape.grads[k])}
+                                  for k in prog.param_layers}})
+    session.goto(here)
+    return events

@@ -45,7 +45,7 @@ def network_nodes(session: Session) -> list[DiagramNode]:
     return nodes
 
 
-def _value(session: Session, node: str):
+def value_of(session: Session, node: str):
     tape, prog = session.tape, session.program
     if node in tape.values:
         return tape.values[node]
@@ -56,7 +56,7 @@ def _value(session: Session, node: str):
     return None
 
 
-def _grad(session: Session, node: str):
+def grad_of(session: Session, node: str):
     tape = session.tape
     if node.endswith(".matmul"):
         return tape.grads.get(node[:-7])          # the add gate distributes
@@ -66,7 +66,7 @@ def _grad(session: Session, node: str):
 def network_labels(session: Session) -> dict[str, EdgeLabel]:
     labels = {}
     for n in network_nodes(session):
-        v, g = _value(session, n.id), _grad(session, n.id)
+        v, g = value_of(session, n.id), grad_of(session, n.id)
         labels[n.id] = EdgeLabel("" if v is None else fmt.summary(v, 2),
                                  None if g is None else fmt.norm_summary(g, 2))
     return labels
@@ -102,8 +102,8 @@ def tensor_view(session: Session, node: str) -> TensorView:
             view.arrays.append(("new value", tape.values[node], "value"))
             view.note = f"update: {update_rule(prog)}"
         return view
-    value = _value(session, node)
-    grad = _grad(session, node)
+    value = value_of(session, node)
+    grad = grad_of(session, node)
     view = TensorView(node, node)
     if node == LOSS and value is not None:
         data, reg = tape.extra.get("data_loss"), tape.extra.get("l2_loss")

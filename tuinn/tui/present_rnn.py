@@ -3,7 +3,7 @@ the cursor: its gates over time, the selected unit's equations, saturation, and 
 backward pass the gradient norms through time.
 
 Values come from the layer's cache (read only once its step has run in this pass, and
-copied), the Tape and the iteration's starting parameters; the only arithmetic is
+copied), the Tape and the parameters the forward pass used; the only arithmetic is
 picking, norms and shares, and the pre-activation sums the equations print.
 """
 
@@ -78,7 +78,7 @@ class RecurrentData:
     batch: int
     sample: int              # the sample the maps and equations show
     unit: int                # the selected unit (clamped to 0..H-1)
-    shown: tuple[int, int]   # revealed columns [start, stop), 0-based: forward (0, t), backward (t-1, T)
+    shown: tuple[int, int]   # revealed columns [a, b), 0-based: forward (0, t), backward (t-1, T)
     maps: list[GateMap] = field(default_factory=list)
     numbers: dict[str, float] = field(default_factory=dict)   # the selected unit's values at t
     equations: list[tuple[str, str]] = field(default_factory=list)   # (text, "value" | "grad")
@@ -219,11 +219,15 @@ def _norms(d: np.ndarray, t: int) -> np.ndarray:
 def _preacts(session: Session, layer, x: np.ndarray | None, cache: dict, n: int,
              t: int) -> dict[str, float]:
     """Pre-activation sums of sample n at timestep t for every unit's gates, from the
-    parameters this iteration's forward pass used; {} when the input is not on the tape."""
-    params = session.program.start.params
-    if x is None or f"{layer.name}.Wx" not in params:
+    parameters this iteration's forward pass used (the layer's own until its update
+    steps run, then the old values the tape keeps); {} when the input is not on the tape."""
+    if x is None:
         return {}
-    p = {k: np.asarray(params[f"{layer.name}.{k}"], dtype=np.float64) for k in layer.params}
+    before = session.tape.extra.get("before", {})
+    p = {}
+    for k, value in layer.params.items():
+        old = before.get(f"{layer.name}.{k}") if isinstance(before, dict) else None
+        p[k] = np.asarray(value if old is None else old, dtype=np.float64)
     H = layer.H
     xt = x[n, t - 1]                                                 # (I,)
     hp = cache["h"][n, t - 2] if t > 1 else np.zeros(H)              # (H,)
@@ -240,7 +244,7 @@ def _preacts(session: Session, layer, x: np.ndarray | None, cache: dict, n: int,
             sl = slice(j * H, (j + 1) * H)
             out["x_" + k], out["h_" + k], out["b_" + k] = xs[sl], hs[sl], p["b"][sl]
             out["a_" + k] = xs[sl] + hs[sl] + p["b"][sl]
-    return {k: v for k, v in out.items()}
+    return out
 
 
 def _s(t: int) -> str:
@@ -260,7 +264,7 @@ def _n(x: float) -> str:
 
 def _equations(data: RecurrentData, cache: dict, pre: dict) -> None:
     """Fill data.numbers and data.equations for the selected unit at t (sample data.sample)."""
-    n, t, u, T = data.sample, data.t, data.unit, data.T
+    n, t, u = data.sample, data.t, data.unit
     k = t - 1
     num = data.numbers
     for key in [key for key, _, _ in FORWARD[data.cell]]:

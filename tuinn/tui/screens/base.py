@@ -21,6 +21,9 @@ STEP_KEYS = [
     Binding("f", "finish", "Finish pass"),
     Binding("g", "pass_start", "Pass start", show=False),
     Binding("r", "restart", "Restart"),
+    Binding("G", "gradcheck", "Check gradient", show=False),
+    Binding("o", "export_tensor", "Export tensor", show=False),
+    Binding("O", "export_trace", "Export trace", show=False),
 ]
 
 
@@ -89,7 +92,10 @@ class DebuggerScreen(Screen):
         s = session
         extra = ""
         if s.iterative:
-            extra = f"iteration {s.iteration}  epoch {s.program.epoch_of(s.iteration)}"
+            prog = s.program
+            extra = (f"iteration {s.iteration}  epoch {prog.epoch_of(s.iteration)}  "
+                     f"history {len(prog.history)}/{prog.history.maxlen - 1} "
+                     f"({prog.history_bytes() / 1024:.0f} KB)")
         return {"status": (s.phase, s.tick, s.total, output_value(s), extra)}
 
     def refresh_frame(self) -> None:
@@ -134,6 +140,84 @@ class DebuggerScreen(Screen):
 
     def action_restart(self) -> None:
         self._do(lambda s: s.restart())
+
+    # ------------------------------------------------------------------ tools
+    def node_for_tools(self) -> str | None:
+        """The node the inspector shows (selected, or the current step's)."""
+        return self.last_frame.get("follow")
+
+    def tensor_of(self, session: Session, node: str, what: str):
+        """A node's value or gradient (engine thread); None when not computed yet."""
+        raise NotImplementedError
+
+    def check_node(self, session: Session, node: str):
+        raise NotImplementedError
+
+    def action_gradcheck(self) -> None:
+        node = self.node_for_tools()
+        if node is None or self.controller.running:
+            return
+
+        def check(s: Session) -> dict:
+            from tuinn import fmt
+            try:
+                c = self.check_node(s, node)
+            except (KeyError, ValueError, TuinnError) as err:
+                self.message = f"gradient check: {err}"
+            else:
+                if c is None:
+                    self.message = f"gradient check: {node} has no gradient to check (try a parameter or an input)"
+                else:
+                    worst = float(abs(c.analytic - c.numeric).max())
+                    self.message = (f"gradient check {node}: relative error {c.rel_error:.1e} "
+                                    f"{'ok' if c.ok else 'MISMATCH'} (max |a - n| {fmt.num(worst, 3)})")
+            return self.frame(s)
+        self.message = f"checking {node}…"
+        self.status()
+        self.controller.submit(check)
+
+    def action_export_tensor(self) -> None:
+        from tuinn.tui.screens.export import ExportDialog
+        node = self.node_for_tools()
+        if node is None:
+            return
+
+        def done(result) -> None:
+            if result is None:
+                return
+            what, path = result
+
+            def save(s: Session) -> dict:
+                from tuinn.engine.export import save_tensor
+                arr = self.tensor_of(s, node, what)
+                if arr is None:
+                    self.message = f"{node}: its {what} is not computed yet"
+                else:
+                    self.message = f"saved {node} {what} to {save_tensor(arr, path)}"
+                return self.frame(s)
+            self.controller.submit(save)
+        self.app.push_screen(ExportDialog(f"Export {node}", f"{node}.npy", ["value", "gradient"],
+                                          (".npy", ".csv")), done)
+
+    def action_export_trace(self) -> None:
+        from pathlib import Path
+
+        from tuinn.tui.screens.export import ExportDialog
+        stem = Path(self.spec.info.path).stem if self.spec.info.path else "trace"
+
+        def done(result) -> None:
+            if result is None or self.controller.running:
+                return
+
+            def save(s: Session) -> dict:
+                from tuinn.engine.export import save_events
+                from tuinn.engine.trace import pass_events
+                events = pass_events(s)
+                self.message = f"saved {len(events)} events to {save_events(events, result[1])}"
+                return self.frame(s)
+            self.controller.submit(save)
+        self.app.push_screen(ExportDialog("Export this pass's trace (JSON Lines)",
+                                          f"{stem}-trace.jsonl", ["trace"], (".jsonl",)), done)
 
     def on_unmount(self) -> None:
         self.controller.stop()

@@ -59,7 +59,9 @@ class GraphScreen(DebuggerScreen):
     def draw(self, f: dict) -> None:
         super().draw(f)
         self.query_one(StepList).show(f["lines"], f["current"], f["done"])
-        self.query_one(GraphView).show(f["diagram"], follow=f["follow"])
+        graph = self.query_one(GraphView)
+        graph.show(f["diagram"], follow=f["follow"])
+        graph.selected = f["follow"]          # up/down move on from the node on show
         self.query_one(GateInspector).show(f["gate"])
 
     def on_graph_view_selected(self, message: GraphView.Selected) -> None:
@@ -73,6 +75,17 @@ class GraphScreen(DebuggerScreen):
     def _do(self, fn) -> None:
         self.selected = None
         super()._do(fn)
+
+    def tensor_of(self, s, node: str, what: str):
+        prog = s.program
+        return prog.value_of(s.tape, node) if what == "value" else prog.grad_of(s.tape, node)
+
+    def check_node(self, s, node: str):
+        from tuinn.engine.gradcheck import graph_node_check
+        here = s.tick
+        result = graph_node_check(s, node)
+        s.goto(here)
+        return result
 
     def action_edit(self) -> None:
         prog = self.session.program

@@ -33,6 +33,7 @@ class NetworkScreen(DebuggerScreen):
         Binding("v", "switch_view", "View"),
         Binding("w", "toggle_layer_view", "Graph/layer"),
         Binding("t", "jump_sub", "Jump to t", show=False),
+        Binding("J", "jump_iteration", "Jump to iteration", show=False),
         Binding("l", "log_scale", "Log loss", show=False),
     ]
 
@@ -119,7 +120,9 @@ class NetworkScreen(DebuggerScreen):
         if "lines" not in f:
             return
         self.query_one(StepList).show(f["lines"], f["current"], f["done"])
-        self.query_one(GraphView).show(f["diagram"], follow=f["follow"])
+        graph = self.query_one(GraphView)
+        graph.show(f["diagram"], follow=f["follow"])
+        graph.selected = f["follow"]          # up/down move on from the node on show
         self.query_one(TensorInspector).show(f["tensor"])
         self.draw_layer_view(f.get("conv"))
 
@@ -156,6 +159,16 @@ class NetworkScreen(DebuggerScreen):
     def on_step_list_jump(self, message: StepList.Jump) -> None:
         target = message.index
         self._do(lambda s: s.goto(s.tick_of(target) + s.steps[target].substeps))
+
+    def tensor_of(self, s, node: str, what: str):
+        from tuinn.tui.present_net import grad_of, value_of
+        return value_of(s, node) if what == "value" else grad_of(s, node)
+
+    def check_node(self, s, node: str):
+        from tuinn.engine.gradcheck import param_check
+        if node not in s.program.param_layers:
+            return None
+        return param_check(s, node)
 
     # ------------------------------------------------------------------ keys
     def action_run(self) -> None:
@@ -200,6 +213,19 @@ class NetworkScreen(DebuggerScreen):
             self._do(lambda s: s.goto(start + sub + 1))
         from tuinn.tui.screens.ask import AskNumber
         self.app.push_screen(AskNumber(f"{step.phase} {step.node}: {what}", 1, n, current), done)
+
+    def action_jump_iteration(self) -> None:
+        """Time travel: back into the kept history, or forward by training."""
+        prog = self.session.program
+        low = prog.history[0].iteration if prog.history else prog.iteration
+        high = prog.epochs * prog.per_epoch
+
+        def done(value: int | None) -> None:
+            if value is not None:
+                self._do(lambda s: s.goto_iteration(value))
+                self.message = f"iteration {value}"
+        from tuinn.tui.screens.ask import AskNumber
+        self.app.push_screen(AskNumber("jump to iteration", low, high, prog.iteration), done)
 
     def action_switch_view(self) -> None:
         self.view = (self.view + 1) % len(self.views)
