@@ -62,3 +62,18 @@ def test_light_theme(snap_compare):
     app = make_app("gate-patterns")
     app.theme = "textual-light"
     assert snap_compare(app, terminal_size=(120, 40), run_before=keys_then_settle(("f", "f")))
+
+
+LAYER_VIEWS = {
+    "lstm-forward": ("lstm", ("n",) * 5),                       # t = 5 of 10
+    "lstm-backward": ("lstm", ("f", "n", "n", "n", "n", "n", "n")),  # back through time to t = 7
+    "conv-forward": ("cnn-bars", ("n",) * 8),                  # the 8th window of conv2d1
+    "conv-backward": ("cnn-bars", ("f",) + ("s",) * 5 + ("n",) * 4),   # conv1 backward, window 4
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("view", list(LAYER_VIEWS))
+def test_layer_views(snap_compare, view, size):
+    name, keys = LAYER_VIEWS[view]
+    assert snap_compare(make_app(name), terminal_size=size, run_before=keys_then_settle(keys))

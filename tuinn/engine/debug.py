@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tuinn.errors import TuinnError
-from tuinn.scenario.expr import did_you_mean
+from tuinn.scenario.expr import did_you_mean as _close
 
 INPUT, LOSS = "input", "loss"
 PHASES = ("forward", "backward", "update")
@@ -41,6 +41,13 @@ GRADABLE = ("input", "layer", "param", "value", "?")     # kinds that have a .gr
 
 
 # ------------------------------------------------------------------ names
+def did_you_mean(word: str, options) -> str | None:
+    """A hint naming the closest option (a different case first: dense1.w -> dense1.W)."""
+    options = list(options)
+    same = [o for o in options if o.lower() == word.lower()]
+    return f"did you mean {same[0]!r}?" if same else _close(word, options)
+
+
 class Names(dict):
     """name -> kind: "input", "loss", "layer:<type>", "param", "cache", "value" (graph),
     or "?" (unknown: names given as a plain list). `kind` is the program's kind and
@@ -418,9 +425,26 @@ def read_fast(program, ref: Ref) -> tuple[np.ndarray | None, str]:
 
 
 # ------------------------------------------------------------------ measures
-def sq_norm(arrays: Iterable[np.ndarray]) -> float:
-    """Sum of squares in float64, computed the same way in step and run mode."""
-    return float(sum(float(np.sum(np.square(np.asarray(a), dtype=np.float64))) for a in arrays))
+def sq(a) -> float:
+    """Sum of squares in float64 (one BLAS dot: the same bits for the same values)."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    return float(np.dot(a, a))
+
+
+def quick_finite(a) -> bool:
+    """True when `a` holds no NaN or Inf (a single dot; a False may be an overflow of
+    huge values: confirm with nonfinite_count)."""
+    a = np.asarray(a).ravel()
+    return bool(np.isfinite(np.dot(a, a))) if a.dtype.kind == "f" else True
+
+
+def grad_sq(program, keys: list[str]) -> float:
+    """Sum of squares of the parameters' gradients in the layers (`keys`, all of them
+    from the packed buffer when it is intact)."""
+    packed = program.packed
+    if packed is not None and len(keys) == len(program.param_layers) and packed.intact():
+        return sq(packed.g)
+    return sum(sq(layer.grads[k]) for layer, k in (program.param_layers[key] for key in keys))
 
 
 def dead_share(layers) -> tuple[int, int] | None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from tuinn.engine import layers as _layers  # noqa: F401  (registers the layer types)
 from tuinn.engine.fastpath import ChainPlan, chain_supported
+from tuinn.engine.kernels.optim import all_finite
 from tuinn.engine.layers import Layer, build_layer
 from tuinn.engine.losses import Loss, l2_penalty
 from tuinn.engine.optim import Optimizer
@@ -103,7 +104,7 @@ class NetworkProgram:
         self.losses: list[float] = []                # training loss by iteration
         self.val_losses: dict[int, float] = {}       # validation loss where measured
         self.history: deque[Snapshot] = deque(maxlen=max(1, spec.debug.history + 1))
-        self._order: tuple[int, np.ndarray] | None = None      # (epoch, its sample order)
+        self._order: tuple[tuple, np.ndarray] | None = None    # ((epoch, n), its order)
         self._needs_rng = any(layer.type not in RNG_FREE for layer in self._all_layers())
         self._l2_layers = [[layer] + layer.sublayers() for layer in self.layers]
         first = self.layers[0] if self.layers else None
@@ -232,13 +233,13 @@ class NetworkProgram:
     def batch(self, iteration: int) -> tuple[np.ndarray, np.ndarray]:
         """The batch of an iteration: deterministic in (seed, epoch), so replays agree."""
         epoch, b = divmod(iteration, self.per_epoch)
-        if self._order is None or self._order[0] != epoch:       # drawn once an epoch
-            n = len(self.x)
+        n = len(self.x)
+        if self._order is None or self._order[0] != (epoch, n):     # drawn once an epoch
             if self.spec.network.train.shuffle:
                 order = np.random.default_rng([self.seed, 1, epoch]).permutation(n)
             else:
                 order = np.arange(n)
-            self._order = (epoch, order)
+            self._order = ((epoch, n), order)
         idx = self._order[1][b * self.batch_size:(b + 1) * self.batch_size]
         return self.x.take(idx, axis=0), self.y.take(idx, axis=0)   # = x[idx], y[idx], faster
 
@@ -370,7 +371,7 @@ class NetworkProgram:
 
     def params_finite(self) -> bool:
         if self.packed is not None and self.packed.intact():
-            return bool(np.isfinite(self.packed.w).all())
+            return bool(all_finite(self.packed.w))          # one pass over every parameter
         return all(np.isfinite(p).all() for p in self.params().values())
 
     def record_loss(self, iteration: int, loss: float) -> None:

@@ -43,15 +43,22 @@ class TuinnApp(App):
 
     def key_list(self, screen=None) -> list[tuple[str, str]]:
         """Every key of the debugger screen, the graph panel and the app, for the help."""
+        from tuinn.tui.widgets.conv_view import ConvView
         from tuinn.tui.widgets.graph_view import GraphView
+        from tuinn.tui.widgets.rnn_view import RecurrentView
         screen = screen or self.screen
+        panels = [(GraphView, "graph panel")]
+        if self.spec.info.kind == "network":
+            panels += [(ConvView, "conv view"), (RecurrentView, "recurrent view")]
         seen, out = set(), []
-        for b in [*screen.BINDINGS, *GraphView.BINDINGS, *self.BINDINGS]:
+        tagged = [(b, "") for b in screen.BINDINGS]
+        tagged += [(b, where) for cls, where in panels for b in cls.BINDINGS]
+        tagged += [(b, "") for b in self.BINDINGS]
+        for b, where in tagged:
             keys = "/".join(k.strip() for k in b.key.split(",")).replace("question_mark", "?")
-            if keys not in seen:
-                seen.add(keys)
-                where = " (graph panel)" if b in GraphView.BINDINGS else ""
-                out.append((keys, b.description + where))
+            if (keys, where) not in seen:
+                seen.add((keys, where))
+                out.append((keys, b.description + (f" ({where})" if where else "")))
         out.append(("up/down, enter", "move in the step list; run or rewind to the highlighted step"))
         out.append(("ctrl+p", "command palette: every action by name"))
         return out

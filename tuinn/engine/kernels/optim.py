@@ -62,3 +62,13 @@ def adam_step_packed(w, g, m, v, lr, beta1, beta2, eps, ts, bounds):
         lo, hi = bounds[k], bounds[k + 1]
         ts[k] += 1
         adam_step(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], lr, beta1, beta2, eps, ts[k])
+
+
+@kernel
+def all_finite(a):
+    """True when no element of the 1-D array a is NaN or +-inf (run mode checks the
+    packed parameters after every update)."""
+    ok = True
+    for i in range(a.size):
+        ok &= abs(a[i]) < math.inf                   # False for NaN and for +-inf
+    return ok

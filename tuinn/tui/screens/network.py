@@ -13,12 +13,14 @@ from tuinn.engine.network import LOSS
 from tuinn.tui.present import step_line
 from tuinn.tui.present_conv import conv_view
 from tuinn.tui.present_net import network_labels, network_nodes, tensor_view
+from tuinn.tui.present_rnn import recurrent_layer_of, recurrent_view
 from tuinn.tui.render.circuit import CircuitDiagram
 from tuinn.tui.screens.base import DebuggerScreen
 from tuinn.tui.widgets.conv_view import ConvView
 from tuinn.tui.widgets.data_view import DataPanel
 from tuinn.tui.widgets.graph_view import GraphView
 from tuinn.tui.widgets.loss_plot import LossPanel
+from tuinn.tui.widgets.rnn_view import RecurrentView
 from tuinn.tui.widgets.status import StatusBar
 from tuinn.tui.widgets.step_list import StepList
 from tuinn.tui.widgets.tensor_view import TensorInspector
@@ -50,6 +52,7 @@ class NetworkScreen(DebuggerScreen):
         self.layer_view = True               # w: conv/recurrent steps show the layer view
         self.conv_pick = (None, None, 0)     # (layer, selected output cell, filter)
         self.data_panel: DataPanel | None = None
+        self.rnn_pick: tuple[str | None, int] = (None, 0)      # (layer, selected unit)
 
     def compose(self) -> ComposeResult:
         prog = self.session.program
@@ -60,6 +63,7 @@ class NetworkScreen(DebuggerScreen):
             with Vertical(id="right"):
                 yield GraphView(self.order, id="graph")
                 yield ConvView(id="conv")
+                yield RecurrentView(id="rnn")
                 with Horizontal(id="bottom"):
                     yield TensorInspector(id="inspector")
                     with ContentSwitcher(initial="loss", id="side"):
@@ -75,6 +79,7 @@ class NetworkScreen(DebuggerScreen):
         self.query_one("#graph").border_title = "network"
         self.query_one("#graph").focus()
         self.query_one(ConvView).display = False
+        self.query_one(RecurrentView).display = False
         self.data_panel = self.query_one(DataPanel) if "data" in self.views else None
         if self.data_panel is not None:
             self.data_panel.grid_dims = self.data_panel.grid_shape()
@@ -102,12 +107,16 @@ class NetworkScreen(DebuggerScreen):
             current=step.index if step else None, done=s.done_steps, follow=shown,
             diagram=CircuitDiagram(self.nodes, LOSS, network_labels(s), current=current,
                                    selected=self.selected, min_label_width=14),
-            tensor=tensor_view(s, shown), conv=None)
+            tensor=tensor_view(s, shown), conv=None, rnn=None)
         if self.layer_view and step is not None:
             picked, cell, filt = self.conv_pick
             if picked != step.layer:
                 cell, filt = None, 0
             f["conv"] = conv_view(s, step.layer, cell, filt)
+            layer = recurrent_layer_of(s)
+            if layer is not None:
+                picked, unit = self.rnn_pick
+                f["rnn"] = recurrent_view(s, layer, unit=unit if picked == layer else 0)
         return f
 
     def draw(self, f: dict) -> None:
@@ -124,17 +133,26 @@ class NetworkScreen(DebuggerScreen):
         graph.show(f["diagram"], follow=f["follow"])
         graph.selected = f["follow"]          # up/down move on from the node on show
         self.query_one(TensorInspector).show(f["tensor"])
-        self.draw_layer_view(f.get("conv"))
+        self.draw_layer_view(f.get("conv"), f.get("rnn"))
 
-    def draw_layer_view(self, conv_data) -> None:
-        graph, conv = self.query_one(GraphView), self.query_one(ConvView)
-        data = conv_data if self.layer_view else None
-        if data is not None:
-            conv.show(data)
-        had_focus = self.focused in (graph, conv)
-        graph.display, conv.display = data is None, data is not None
+    def draw_layer_view(self, conv_data, rnn_data) -> None:
+        """The top panel: the layer's own view inside a conv or recurrent step, else the graph."""
+        graph, conv, rnn = self.query_one(GraphView), self.query_one(ConvView), self.query_one(RecurrentView)
+        if not self.layer_view:
+            conv_data = rnn_data = None
+        if conv_data is not None:
+            conv.show(conv_data)
+        if rnn_data is not None:
+            rnn.show(rnn_data)
+        shown = conv if conv_data is not None else rnn if rnn_data is not None else graph
+        had_focus = self.focused in (graph, conv, rnn)
+        graph.display, conv.display, rnn.display = shown is graph, shown is conv, shown is rnn
         if had_focus:                                  # the focus follows the panel
-            (graph if data is None else conv).focus()
+            shown.focus()
+
+    def on_recurrent_view_unit_changed(self, message: RecurrentView.UnitChanged) -> None:
+        self.rnn_pick = (message.layer, message.unit)
+        self.refresh_frame()
 
     def on_progress(self, progress: Progress) -> None:
         if progress.stopped_because == "nan":

@@ -19,9 +19,9 @@ class StatusBar(Static):
         text = Text.assemble(("tuinn ", "bold"), (name, "bold"), "  ")
         text.append(f" {phase} ", style=PHASE_STYLE.get(phase, "bold") + " reverse")
         text.append(f"  step {tick}/{total}  ")
-        if extra:
-            text.append(extra + "  ")
         text.append(value, style="bold")
+        if extra:
+            text.append("  " + extra)
         if message:
             text.append("  " + message, style="bold yellow")
         self.update(text)
