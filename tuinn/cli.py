@@ -61,10 +61,11 @@ def run(file: str = typer.Argument(..., help="A scenario file, or a bundled scen
         theme: Optional[str] = typer.Option(None, "--theme", help="A Textual theme, e.g. "
                                             "textual-light; NO_COLOR=1 turns colour off.")):
     """Open the step-through debugger on a scenario."""
-    from tuinn.engine.build import open_session
-    spec, session = open_session(file)
+    from tuinn.scenario.bundled import resolve
+    from tuinn.scenario.loader import load_scenario
+    spec = load_scenario(resolve(file))          # validated before the screen opens
     from tuinn.tui.app import TuinnApp
-    app = TuinnApp(spec, session)
+    app = TuinnApp(spec)                         # the program is built behind the first frame
     if theme:
         if theme not in app.available_themes:
             import difflib
@@ -74,6 +75,8 @@ def run(file: str = typer.Argument(..., help="A scenario file, or a bundled scen
                              "themes: " + ", ".join(sorted(app.available_themes)))
         app.theme = theme
     app.run()
+    if app.build_error is not None:
+        raise app.build_error
 
 
 @app.command()

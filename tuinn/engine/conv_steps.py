@@ -224,39 +224,34 @@ class Field(NamedTuple):
 _PASS_THROUGH = {"relu", "leaky_relu", "sigmoid", "tanh", "dropout"}
 
 
-def _axis_back(o0: int, o1: int, K: int, S: int, P: int, size: int) -> tuple[int, int]:
-    """Bounding range [lo, hi) of the input pixels (0..size-1) that the windows of
-    outputs o0..o1-1 read; windows over padding only read none; (0, 0) if empty."""
-    lo, hi = size, 0
-    for o in range(o0, o1):
-        a, b = max(o * S - P, 0), min(o * S - P + K, size)
-        if a < b:
-            lo, hi = min(lo, a), max(hi, b)
-    return (lo, hi) if lo < hi else (0, 0)
+def _axis_set(idx: set[int], K: int, S: int, P: int, n: int) -> set[int]:
+    """Input indices along one axis read by the output indices `idx` (padding dropped)."""
+    out: set[int] = set()
+    for o in idx:
+        start = o * S - P
+        out.update(i for i in range(start, start + K) if 0 <= i < n)
+    return out
 
 
-def _back(layer, r0: int, r1: int, c0: int, c1: int) -> tuple[int, int, int, int]:
-    """Map a half-open output rectangle of `layer` to the bounding rectangle of the
-    input pixels it reads (empty: r1 == r0 or c1 == c0)."""
-    if r1 <= r0 or c1 <= c0:
-        return (0, 0, 0, 0)
+def _back(layer, rows: set[int], cols: set[int]) -> tuple[set[int], set[int]]:
+    """Map output rows and columns of `layer` to the input rows and columns they read.
+    Windows are rectangles, so rows and columns map separately and exactly (a strided
+    layer reads every S-th window, leaving gaps that a bounding box would fill)."""
+    if not rows or not cols:
+        return set(), set()
     if layer.type in ("conv2d", "maxpool", "avgpool"):
         K, S, P = layer.kernel, layer.stride, layer.padding
-        rows = _axis_back(r0, r1, K, S, P, int(layer.in_shape[1]))
-        cols = _axis_back(c0, c1, K, S, P, int(layer.in_shape[2]))
-        if rows[0] == rows[1] or cols[0] == cols[1]:
-            return (0, 0, 0, 0)
-        return rows + cols
+        r = _axis_set(rows, K, S, P, int(layer.in_shape[1]))
+        c = _axis_set(cols, K, S, P, int(layer.in_shape[2]))
+        return (r, c) if r and c else (set(), set())
     if layer.type == "residual":                 # y = x + f(x): the union of both paths
-        a = (r0, r1, c0, c1)
+        a = (rows, cols)
         for sub in reversed(layer.sublayers()):
             a = _back(sub, *a)
-        if a[1] <= a[0] or a[3] <= a[2]:
-            return (r0, r1, c0, c1)
-        return (min(a[0], r0), max(a[1], r1), min(a[2], c0), max(a[3], c1))
+        return rows | a[0], cols | a[1]
     if layer.type in _PASS_THROUGH or (len(layer.in_shape) == 3
                                        and tuple(layer.in_shape) == tuple(layer.out_shape)):
-        return (r0, r1, c0, c1)
+        return rows, cols
     raise TuinnError(f"{layer.name}: a receptive field is defined only through conv2d, "
                      f"pooling and elementwise layers, not {layer.type}")
 
@@ -265,11 +260,14 @@ def receptive_field(layers, layer_index: int, oh: int, ow: int) -> Field:
     """Input pixels of the network's input that output (oh, ow) of layers[layer_index]
     depends on, through every layer before it; clipped to the image.
 
-    Returns Field(row0, row1, col0, col1), half-open, with .height/.width/.size.
+    Returns Field(row0, row1, col0, col1), half-open (the bounding box of the pixels
+    read), with .height/.width/.size; empty for a window over padding only.
     """
     if len(layers[0].in_shape) != 3:
         raise TuinnError("a receptive field needs an image input [channels, height, width]")
-    rect = (int(oh), int(oh) + 1, int(ow), int(ow) + 1)
+    rows, cols = {int(oh)}, {int(ow)}
     for layer in reversed(list(layers)[:layer_index + 1]):
-        rect = _back(layer, *rect)
-    return Field(*rect)
+        rows, cols = _back(layer, rows, cols)
+    if not rows or not cols:
+        return Field(0, 0, 0, 0)
+    return Field(min(rows), max(rows) + 1, min(cols), max(cols) + 1)

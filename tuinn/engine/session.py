@@ -10,16 +10,19 @@ when that point was first reached.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tuinn.engine.program import Step
 from tuinn.engine.tape import Tape
+
+if TYPE_CHECKING:
+    from tuinn.engine.program import Step
 
 
 @dataclass(frozen=True)
 class Position:
-    step: Step | None        # the step of the last tick done (None before the first)
+    step: "Step | None"      # the step of the last tick done (None before the first)
     sub: int                 # sub-step index within it (0-based)
     tick: int                # ticks done
     total: int               # ticks in the pass
@@ -37,7 +40,7 @@ class Session:
 
     # ------------------------------------------------------------------ queries
     @property
-    def steps(self) -> list[Step]:
+    def steps(self) -> "list[Step]":
         return self.program.steps
 
     @property
@@ -52,7 +55,7 @@ class Session:
         return Position(self.steps[i], s, self.tick, self.total)
 
     @property
-    def current(self) -> Step | None:
+    def current(self) -> "Step | None":
         return self.position.step
 
     @property

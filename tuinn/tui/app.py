@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 
-from tuinn.engine.session import Session
+from tuinn.errors import TuinnError
 from tuinn.scenario.spec import Spec
 from tuinn.tui.screens.help import HelpScreen
+
+if TYPE_CHECKING:
+    from tuinn.engine.session import Session
 
 
 class TuinnApp(App):
@@ -24,15 +28,41 @@ class TuinnApp(App):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, spec: Spec, session: Session, theme: str | None = None):
+    def __init__(self, spec: Spec, session: "Session | None" = None, theme: str | None = None):
+        """With no session, the app shows its first frame at once and builds the
+        program on a worker thread (importing Numba and loading kernels takes a moment)."""
         super().__init__()
         self.spec = spec
         self.session = session
+        self.build_error: TuinnError | None = None
         if theme:
             self.theme = theme
 
     def on_mount(self) -> None:
-        self.push_screen(self.make_screen())
+        if self.session is not None:
+            self.push_screen(self.make_screen())
+            return
+        from tuinn.tui.screens.loading import LoadingScreen
+        self.push_screen(LoadingScreen(self.spec.info.name))
+        self.run_worker(self._build, thread=True, exit_on_error=False, group="build")
+
+    def _build(self) -> None:
+        from tuinn.engine.build import build_program
+        from tuinn.engine.session import Session
+        try:
+            session = Session(build_program(self.spec))
+        except TuinnError as err:
+            self.call_from_thread(self._failed, err)
+            return
+        self.call_from_thread(self._built, session)
+
+    def _built(self, session: "Session") -> None:
+        self.session = session
+        self.switch_screen(self.make_screen())
+
+    def _failed(self, err: TuinnError) -> None:
+        self.build_error = err
+        self.exit(return_code=2)
 
     def make_screen(self):
         if self.spec.info.kind == "graph":

@@ -1,0 +1,27 @@
+"""Provides LoadingScreen: the first frame, shown while the engine builds the scenario."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Center, Middle
+from textual.screen import Screen
+from textual.widgets import Footer, LoadingIndicator, Static
+
+
+class LoadingScreen(Screen):
+    DEFAULT_CSS = """
+    LoadingScreen Static { width: auto; padding: 1 2; }
+    LoadingScreen LoadingIndicator { height: 3; }
+    """
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.scenario_name = name
+
+    def compose(self) -> ComposeResult:
+        with Middle():
+            with Center():
+                yield Static(f"tuinn · {self.scenario_name}\nbuilding the network and loading "
+                             "the compiled kernels…")
+            yield LoadingIndicator()
+        yield Footer()
