@@ -97,3 +97,25 @@ def test_snapshot_command_writes_what_the_app_shows(tmp_path):
     assert r.exit_code == 2 and "unknown key 'bogus'" in r.output
     r = CliRunner().invoke(cli, ["snapshot", "add-mul", "--size", "big", "--out", str(out)])
     assert r.exit_code == 2 and "120x40" in r.output
+
+
+@run_async
+async def test_first_frame_before_the_build_and_build_errors_exit_2(tmp_path):
+    from test_cli import ENGINE_BAD
+    from tuinn.scenario.loader import load_scenario
+    from tuinn.tui.app import TuinnApp
+    path = tmp_path / "bad.toml"
+    path.write_text(ENGINE_BAD["params_wrong_shape.toml"])
+    app = TuinnApp(load_scenario(path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.build_error is not None:
+                break
+    assert app.build_error is not None and "dense1.W" in str(app.build_error)
+    assert app.return_code == 2
+    good = TuinnApp(load_scenario("scenarios/xor.toml"))
+    async with good.run_test(size=(80, 24)) as pilot:
+        assert good.screen.__class__.__name__ in ("LoadingScreen", "NetworkScreen")
+        await settle(pilot)
+        assert good.screen.__class__.__name__ == "NetworkScreen" and good.session is not None
