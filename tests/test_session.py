@@ -111,13 +111,19 @@ def test_nan_stops_at_the_step_that_made_it():
     from tuinn.engine.build import open_session
     from tuinn.engine.controller import Controller, Progress
     from conftest import SCENARIOS
-    spec, s = open_session(str(SCENARIOS / "lr-too-large.toml"))
-    events = []
-    c = Controller(s, events.append)
-    c.run()
-    assert c.wait_idle(60)
-    last = [e for e in events if isinstance(e, Progress)][-1]
-    assert last.stopped_because == "nan"
-    assert "NaN" in s.stopped_because or "Inf" in s.stopped_because
-    assert s.nonfinite() is not None
-    c.stop()
+    for with_breakpoint in (True, False):       # the scenario's `nan` breakpoint, or the
+        spec, s = open_session(str(SCENARIOS / "lr-too-large.toml"))   # built-in stop
+        if not with_breakpoint:
+            s.breakpoints.remove("nan")
+        events = []
+        c = Controller(s, events.append)
+        c.run()
+        assert c.wait_idle(60)
+        last = [e for e in events if isinstance(e, Progress)][-1]
+        assert last.stopped_because == ("breakpoint" if with_breakpoint else "nan")
+        assert "NaN" in s.stopped_because or "Inf" in s.stopped_because
+        assert s.nonfinite() is not None and s.current.node == "loss"
+        it = s.iteration
+        s.back(s.tick + 1)                      # stepping back: the end of the iteration before
+        assert s.iteration == it - 1 and s.at_end and s.nonfinite() is None
+        c.stop()

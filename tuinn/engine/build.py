@@ -15,9 +15,25 @@ def build_program(spec: Spec):
     return NetworkProgram(spec)
 
 
+def build_session(spec: Spec) -> Session:
+    """The Session for a Spec, with its [debug] breakpoints and watches parsed (a
+    malformed one is a TuinnError naming the file and key)."""
+    from tuinn.engine.breakpoints import Breakpoints
+    from tuinn.engine.debug import debug_names
+    from tuinn.engine.watches import Watches
+    session = Session(build_program(spec))
+    names = debug_names(session.program)
+    file, dbg = spec.info.path or None, spec.debug
+    session.breakpoints = Breakpoints.from_spec(dbg.breakpoints, names, file=file,
+                                                line=spec.lines.get("debug.breakpoints"))
+    session.watches = Watches.from_spec(dbg.watch, names, file=file,
+                                        line=spec.lines.get("debug.watch"))
+    return session
+
+
 def open_session(path: str) -> tuple[Spec, Session]:
     """Load, validate and build a scenario; errors are TuinnError."""
     from tuinn.scenario.bundled import resolve
     from tuinn.scenario.loader import load_scenario
     spec = load_scenario(resolve(path))
-    return spec, Session(build_program(spec))
+    return spec, build_session(spec)

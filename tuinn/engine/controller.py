@@ -99,11 +99,18 @@ class Controller:
         progress = Progress(prog.iteration, prog.epoch_of(prog.iteration))
         last = time.monotonic()
         reason = "done"
+        bps = session.breakpoints
+        hit = None
         while prog.iteration < total:
             if self._pause.is_set():
                 reason = "paused"
                 break
             progress.losses.append(prog.train_iteration())
+            if bps.active:
+                hit = bps.first_hit_fast(prog)
+                if hit:
+                    reason = "breakpoint"
+                    break
             if not math.isfinite(progress.losses[-1]) or not prog.params_finite():
                 reason = "nan"
                 break
@@ -117,7 +124,10 @@ class Controller:
                 self.on_change(progress)
                 progress = Progress(prog.iteration, prog.epoch_of(prog.iteration))
                 last = now
-        if reason == "nan":
+        if reason == "breakpoint":
+            from tuinn.engine.breakpoints import locate
+            session.stopped_because = locate(session, bps, hit[0]) or hit[1]
+        elif reason == "nan":
             session.goto_nonfinite()
         else:
             session.sync()

@@ -1,23 +1,21 @@
-"""Provides the core shared by breakpoints and watches: a safe tokenizer, tensor names.
+"""Provides the language of breakpoints and watches: tensor names, tokens, grammar.
 
 A tensor name is `input`, `loss`, a layer (`dense1`: its output), a parameter
 (`dense1.W`), a layer cache array (`lstm1.f`) or, in a graph, an input or an assigned
-name; `NAME.grad` is dL/dNAME (a graph: d output/dNAME). `read_step` reads one from a
-Session (step mode: only what this pass has computed so far), `read_fast` from a
-NetworkProgram after `train_iteration` (run mode). Nothing here evaluates Python.
+name; `NAME.grad` is dL/dNAME (a graph: d output/dNAME). A hand-written tokenizer and
+parser turn text into parts; nothing is ever handed to Python to run. Errors are
+TuinnError naming the text, the column and, where it helps, a "did you mean".
 """
 
 from __future__ import annotations
 
 import re
-import weakref
 from collections import namedtuple
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
-
 from tuinn.errors import TuinnError
+from tuinn.fmt import num
 from tuinn.scenario.expr import did_you_mean as _close
 
 INPUT, LOSS = "input", "loss"
@@ -38,6 +36,14 @@ SATURATING = {"sigmoid": (("y", "sigmoid"),), "tanh": (("y", "tanh"),),
               "gru": (("r", "sigmoid"), ("z", "sigmoid"), ("n", "tanh")),
               "rnn": (("h", "tanh"),)}
 GRADABLE = ("input", "layer", "param", "value", "?")     # kinds that have a .grad
+COMPARE = ("<", "<=", ">", ">=", "==")
+NONFINITE = ("nan", "inf")             # nan: NaN or Inf (as run mode's stop); inf: +-Inf
+METRICS = ("loss", "grad_norm", "dead_relu", "saturated", "iteration", "epoch")
+POSITIONAL = ("step", "layer")
+KINDS = NONFINITE + METRICS + POSITIONAL
+_NETWORK_ONLY = ("dead_relu", "saturated", "iteration", "epoch", "layer")
+WATCH_FUNCTIONS = ("norm", "mean", "std", "max", "min", "sum", "abs")
+MAX_DEPTH = 2                      # max(abs(x)): one function inside another
 
 
 # ------------------------------------------------------------------ names
@@ -72,7 +78,7 @@ def debug_names(program) -> Names:
         out.steps = frozenset(steps)
         return out
     out = Names({INPUT: "input", LOSS: "loss"}, "network", frozenset(steps))
-    for layer in index(program).layers.values():
+    for layer in [la for top in program.layers for la in (top, *top.sublayers())]:
         out[layer.name] = f"layer:{layer.type}"
         for k in dict.fromkeys(CACHE_KEYS.get(layer.type, ()) + tuple(layer.cache)):
             out[f"{layer.name}.{k}"] = "cache"
@@ -234,256 +240,159 @@ def resolve(cur: Cursor, dotted: str, col: int, names: Names | None) -> Ref:
     return Ref(base, grad, kind)
 
 
-# ------------------------------------------------------------------ program index
-class NetIndex:
-    """Where things happen in a NetworkProgram's steps (built once per program)."""
-
-    def __init__(self, prog):
-        self.layers, self.top, self.prev = {}, {}, {}    # every layer; its top-level layer; its input
-        prev = INPUT
-        for layer in prog.layers:
-            self.layers[layer.name], self.top[layer.name] = layer, layer.name
-            self.prev[layer.name] = inner = prev
-            for sub in layer.sublayers():
-                self.layers[sub.name], self.top[sub.name] = sub, layer.name
-                self.prev[sub.name], inner = inner, sub.name
-            prev = layer.name
-        self.last = prev                                  # the output layer (or input)
-        self.fwd, self.bwd, self.update = {}, {}, {}
-        self.loss_fwd = self.loss_bwd = -1
-        for st in prog.steps:
-            if st.node == LOSS and st.phase != "update":
-                if st.phase == "forward":
-                    self.loss_fwd = st.index
-                else:
-                    self.loss_bwd = st.index
-            else:
-                {"forward": self.fwd, "backward": self.bwd, "update": self.update}[st.phase][
-                    st.node] = st.index
-        tops = [layer.name for layer in prog.layers]
-        #: the step that writes tape.grads[name] (dL/d output of a top-level layer, input)
-        self.grad_writer = {n: self.bwd[tops[i + 1]] if i + 1 < len(tops) else self.loss_bwd
-                            for i, n in enumerate(tops)}
-        if tops:
-            self.grad_writer[INPUT] = self.bwd[tops[0]]
-        self.owner_top = {key: self.top[layer.name]
-                          for key, (layer, _) in prog.param_layers.items()}
-        self.param_grads_at: dict[int, list[str]] = {}    # backward step -> param keys
-        for key, top in self.owner_top.items():
-            self.param_grads_at.setdefault(self.bwd[top], []).append(key)
-        self.relus = [la for la in self.layers.values() if la.type == "relu"]
-        self.sats = [la for la in self.layers.values() if la.type in SATURATING]
-        self.names = None                                  # filled by index()
-
-    def last_fwd(self, layers) -> int:
-        return max((self.fwd[self.top[la.name]] for la in layers), default=-1)
+# ------------------------------------------------------------------ breakpoint grammar
+def label(kind: str, ref: Ref | None) -> str:
+    return kind + (f"({ref.text})" if ref is not None else "")
 
 
-class GraphIndex:
-    """Where each node's value and gradient are written in a GraphProgram."""
+def parse_breakpoint_parts(text: str, names: Names | None) -> dict:
+    """`nan [in T]`, `METRIC[(NAME)] OP NUMBER`, `step [PHASE] NODE`, `layer NAME` as
+    the fields of a Breakpoint: kind, op, value, ref, phase, node."""
+    cur = Cursor(text, "breakpoint")
+    tok = cur.take()
+    if tok.kind == "end":
+        raise cur.error("empty breakpoint", 0, "for example: nan, loss < 0.05, step dense1")
+    if tok.kind != "name" or tok.text not in KINDS:
+        hint = did_you_mean(tok.text, KINDS) or "breakpoints: " + ", ".join(KINDS)
+        if names and tok.text in names:
+            hint = f"to stop on {tok.text}, use nan in {tok.text}, or watch it"
+        raise cur.error(f"unknown breakpoint {tok.text!r}", tok.col, hint)
+    kind = tok.text
+    if names is not None and names.kind == "graph" and kind in _NETWORK_ONLY:
+        raise cur.error(f"{kind} breakpoints are for network scenarios", tok.col,
+                        "in a graph: nan, inf, loss, grad_norm, step NAME")
+    p = {"kind": kind}
+    if kind in NONFINITE:
+        if cur.peek().kind == "name" and cur.peek().text == "in":
+            cur.take()
+            p["ref"] = resolve(cur, *cur.dotted("a tensor name after 'in'"), names)
+        elif cur.peek().kind != "end":
+            raise cur.error(f"expected 'in' or the end after {kind!r}, got "
+                            f"{cur.show(cur.peek())}", cur.peek().col, f"{kind} in dense1")
+    elif kind in POSITIONAL:
+        _position(cur, p, names)
+    else:
+        _metric(cur, p, names, tok.col)
+    cur.end("the breakpoint")
+    return p
 
-    def __init__(self, prog):
-        self.fwd = {st.node: st.index for st in prog.steps if st.phase == "forward"}
-        self.bwd = {st.node: st.index for st in prog.steps if st.phase == "backward"}
-        self.writers: dict[str, list[int]] = {}           # node -> backward steps adding to its grad
-        for g in prog.spec.gates:
-            self.writers.setdefault(g.id, []).append(self.bwd[g.id])
-            for a in g.args:
-                self.writers.setdefault(a, []).append(self.bwd[g.id])
-        self.last = len(prog.steps) - 1
-        self.names = None
 
-
-_INDEX: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def index(program) -> NetIndex | GraphIndex:
-    idx = _INDEX.get(program)
-    if idx is None:
-        idx = _INDEX[program] = (GraphIndex if program.kind == "graph" else NetIndex)(program)
-        idx.names = debug_names(program)
-    return idx
-
-
-def node_of(program, name: str) -> str:
-    """A graph's node id for a name (assigned names may differ from node ids)."""
-    return program.spec.names.get(name, name) if program.kind == "graph" else name
-
-
-def producers(program, ref: Ref) -> tuple[int, ...]:
-    """The steps of a pass that write `ref` (its value, or its gradient)."""
-    idx = index(program)
-    if program.kind == "graph":
-        node = node_of(program, ref.name)
-        if ref.grad:
-            return tuple(idx.writers.get(node, ()))
-        return (idx.fwd[node],) if node in idx.fwd else (0,)
-    kind = idx.names.get(ref.name, "?").split(":")[0]
-    if kind == "input":
-        return (idx.grad_writer[INPUT],) if ref.grad and INPUT in idx.grad_writer else (0,)
-    if kind == "loss":
-        return (idx.loss_fwd,)
-    if kind == "param":
-        return (idx.bwd[idx.owner_top[ref.name]] if ref.grad else idx.update[ref.name],)
+def _position(cur: Cursor, p: dict, names: Names | None) -> None:
+    kind = p["kind"]
+    if kind == "step" and cur.peek().kind == "name" and cur.peek(1).kind == "name":
+        tok = cur.take()
+        if tok.text not in PHASES:
+            raise cur.error(f"unknown phase {tok.text!r}", tok.col,
+                            did_you_mean(tok.text, PHASES) or "phases: " + ", ".join(PHASES))
+        p["phase"] = tok.text
+    node, col = cur.dotted(f"{'a layer name' if kind == 'layer' else 'a step name'} "
+                           f"after {kind!r}")
+    p["node"], phase = node, p.get("phase", "")
+    if names is None:
+        return
     if kind == "layer":
-        if ref.grad:
-            return (idx.grad_writer[ref.name],) if ref.name in idx.grad_writer else ()
-        return (idx.fwd[idx.top[ref.name]],)
-    if kind == "cache":
-        layer, key = ref.name.rsplit(".", 1)
-        top = idx.top[layer]
-        return (idx.bwd[top] if key.startswith("d") else idx.fwd[top],)
-    return ()
+        layers = [n for n, k in names.items() if k.startswith(("layer", "?"))]
+        if node not in layers:
+            raise cur.error(f"{'not a layer:' if node in names else 'no layer named'} "
+                            f"{node!r}", col,
+                            did_you_mean(node, layers) or "layers: " + ", ".join(layers))
+        return
+    nodes = sorted({n for _, n in names.steps}) if names.steps is not None else list(names)
+    if node not in nodes:
+        hint = did_you_mean(node, nodes) or "steps: " + ", ".join(nodes)
+        if names.get(node, "").startswith("layer"):
+            hint = f"{node} runs inside a residual block: use layer {node}"
+        raise cur.error(f"no step named {node!r}", col, hint)
+    if phase and names.steps is not None and (phase, node) not in names.steps:
+        have = [ph for ph in PHASES if (ph, node) in names.steps]
+        raise cur.error(f"{node} has no {phase} step", col, f"its steps: {', '.join(have)}")
 
 
-# ------------------------------------------------------------------ reading tensors
-def layer_output(idx: NetIndex, name: str, source) -> np.ndarray | None:
-    """A layer's output from its cache; `source(name)` gives the input (and top-level
-    outputs, where known) for layers that keep no output (flatten, dropout)."""
-    if name == INPUT:
-        return source(INPUT)
-    layer = idx.layers[name]
-    cache = layer.cache
-    if "y" in cache:
-        return cache["y"]
-    if layer.type in ("rnn", "lstm", "gru"):
-        h = cache.get("h")                                            # (N, T, H)
-        return h if h is None or layer.seq else h[:, -1]
-    if layer.type in ("flatten", "dropout"):
-        x = layer_output(idx, idx.prev[name], source)
-        if x is None:
-            return None
-        if layer.type == "flatten":
-            return x.reshape(len(x), -1)
-        mask = cache.get("mask")
-        return x * mask if mask is not None and mask.shape == x.shape else None
-    return None
+def _layers_of(names: Names, types) -> list[str]:
+    return [n for n, k in names.items() if k.startswith("layer:") and k[6:] in types]
 
 
-def read_step(session, ref: Ref) -> tuple[np.ndarray | None, str]:
-    """`ref` as this pass has computed it so far; (None, why) when it has not."""
-    prog, tape = session.program, session.tape
-    if prog.kind == "graph":
-        if node_of(prog, ref.name) not in prog.nodes and ref.name not in prog.inputs:
-            return None, f"no tensor named {ref.name}"
-        arr = prog.grad_of(tape, ref.name) if ref.grad else prog.value_of(tape, ref.name)
-        return arr, "" if arr is not None else "not yet"
-    idx = index(prog)
-    kind = idx.names.get(ref.name)
-    if kind is None:
-        return None, f"no tensor named {ref.name}"
-    kind = kind.split(":")[0]
-    arr = None
-    if kind in ("input", "loss"):
-        arr = (tape.grads if ref.grad else tape.values).get(ref.name)
-    elif kind == "param":
-        layer, k = prog.param_layers[ref.name]
-        arr = tape.grads.get(ref.name) if ref.grad else layer.params[k]
-    elif kind == "layer" and idx.top[ref.name] == ref.name:
-        arr = (tape.grads if ref.grad else tape.values).get(ref.name)
-    elif kind == "layer":
-        if ref.grad:
-            return None, "not kept for layers inside a residual block"
-        if session.executed(idx.fwd[idx.top[ref.name]]):
-            arr = layer_output(idx, ref.name, lambda n: tape.values.get(n))
-    elif kind == "cache" and session.executed(producers(prog, ref)[0]):
-        layer, key = ref.name.rsplit(".", 1)
-        arr = idx.layers[layer].cache.get(key)
-    return arr, "" if arr is not None else "not yet"
+def _metric(cur: Cursor, p: dict, names: Names | None, col0: int) -> None:
+    kind = p["kind"]
+    want = ("relu",) if kind == "dead_relu" else tuple(SATURATING)
+    if cur.at("("):
+        if kind not in ("grad_norm", "dead_relu", "saturated"):
+            raise cur.error(f"{kind} takes no argument", cur.peek().col, f"{kind} > 1")
+        cur.take()
+        dotted, col = cur.dotted(f"a name inside {kind}( )")
+        p["ref"] = _metric_ref(cur, kind, dotted, col, names, want)
+        close = cur.take()
+        if close.text != ")":
+            raise cur.error(f"expected ')' after {kind}({dotted}, got {cur.show(close)}",
+                            close.col)
+    elif (names is not None and names.kind == "network" and kind in ("dead_relu", "saturated")
+          and not _layers_of(names, want)):
+        raise cur.error(f"this network has no {' or '.join(want)} layer", col0)
+    op, after = cur.take(), label(kind, p.get("ref"))
+    if op.kind != "op" or op.text not in COMPARE:
+        raise cur.error(f"expected a comparison (<, <=, >, >= or ==) after {after!r}, got "
+                        f"{cur.show(op)}", op.col, f"for example {after} > 1")
+    if op.text == "==" and kind not in ("iteration", "epoch"):
+        raise cur.error(f"{after} == x compares floats exactly", op.col, "use <, <=, > or >=")
+    p["op"] = op.text
+    value, col = cur.number(op.text)
+    p["value"] = value
+    if kind in ("iteration", "epoch") and (value < 0 or value != int(value)):
+        raise cur.error(f"{kind} counts from 0: expected a whole number", col)
+    if kind in ("dead_relu", "saturated") and not 0 <= value <= 1:
+        raise cur.error(f"{kind} is a share between 0 and 1, got {num(value)}", col,
+                        f"{kind} > 0.5 means more than half")
 
 
-def read_fast(program, ref: Ref) -> tuple[np.ndarray | None, str]:
-    """`ref` after `program.train_iteration()`: parameters as updated, their gradients,
-    the layer caches and the loss of the iteration just run."""
-    if program.kind == "graph":
-        return None, "a graph has no run mode"
-    idx = index(program)
-    kind = idx.names.get(ref.name)
-    if kind is None:
-        return None, f"no tensor named {ref.name}"
-    kind = kind.split(":")[0]
-    it = program.iteration - 1
-    if kind != "param" and not 0 <= it < len(program.losses):
-        return None, "no iteration run yet"
-    arr, why = None, "not kept in run mode"
-    if kind == "param":
-        layer, k = program.param_layers[ref.name]
-        arr = layer.grads[k] if ref.grad else layer.params[k]
-    elif kind == "loss":
-        arr = np.float64(program.losses[it])
-    elif ref.grad:
-        if ref.name == idx.last and idx.last != INPUT:
-            arr = program.loss.cache.get("dout")
-    elif kind == "input":
-        arr = program.batch(it)[0]
-    elif kind == "layer":
-        arr = layer_output(idx, ref.name, lambda n: program.batch(it)[0] if n == INPUT else None)
-    elif kind == "cache":
-        layer, key = ref.name.rsplit(".", 1)
-        arr = idx.layers[layer].cache.get(key)
-    return arr, "" if arr is not None else why
+def _metric_ref(cur: Cursor, kind: str, dotted: str, col: int, names, want) -> Ref:
+    ref = resolve(cur, dotted, col, names)
+    k = ref.kind
+    if ref.grad:
+        raise cur.error(f"{kind}() takes a name, not a gradient", col, f"{kind}({ref.name})")
+    if k == "?":
+        return ref
+    if kind == "grad_norm":
+        params = [n for n, v in names.items() if v == "param"]
+        if names.kind == "network" and k != "param" and not k.startswith("layer"):
+            raise cur.error(f"grad_norm() takes a parameter or a layer, not {dotted!r}", col,
+                            did_you_mean(dotted, params))
+        if k.startswith("layer:") and k != "layer:residual" and \
+                not any(n.startswith(dotted + ".") for n in params):
+            raise cur.error(f"{dotted} has no parameters", col, "grad_norm() of a layer with "
+                            "weights, or of one parameter such as dense1.W")
+    elif not (k.startswith("layer:") and k[6:] in want):
+        ok = _layers_of(names, want)
+        what = f"a {k[6:]} layer" if k.startswith("layer") else "not a layer"
+        raise cur.error(f"{kind}() takes a {' or '.join(want)} layer; {dotted!r} is {what}",
+                        col, ("layers: " + ", ".join(ok)) if ok else None)
+    return ref
 
 
-# ------------------------------------------------------------------ measures
-def sq(a) -> float:
-    """Sum of squares in float64 (one BLAS dot: the same bits for the same values)."""
-    a = np.asarray(a, dtype=np.float64).ravel()
-    return float(np.dot(a, a))
-
-
-def quick_finite(a) -> bool:
-    """True when `a` holds no NaN or Inf (a single dot; a False may be an overflow of
-    huge values: confirm with nonfinite_count)."""
-    a = np.asarray(a).ravel()
-    return bool(np.isfinite(np.dot(a, a))) if a.dtype.kind == "f" else True
-
-
-def grad_sq(program, keys: list[str]) -> float:
-    """Sum of squares of the parameters' gradients in the layers (`keys`, all of them
-    from the packed buffer when it is intact)."""
-    packed = program.packed
-    if packed is not None and len(keys) == len(program.param_layers) and packed.intact():
-        return sq(packed.g)
-    return sum(sq(layer.grads[k]) for layer, k in (program.param_layers[key] for key in keys))
-
-
-def dead_share(layers) -> tuple[int, int] | None:
-    """(dead units, units) over relu layers: a unit is dead when its output is 0 for
-    every sample of the batch; None when a layer has not run."""
-    dead = units = 0
-    for layer in layers:
-        y = layer.cache.get("y")
-        if y is None:
-            return None
-        alive = (y.reshape(len(y), -1) != 0).any(axis=0)            # (units,)
-        dead += alive.size - int(np.count_nonzero(alive))
-        units += alive.size
-    return dead, units
-
-
-def saturated_share(layers) -> tuple[int, int] | None:
-    """(saturated values, values): sigmoid outputs < 0.05 or > 0.95, tanh |y| > 0.95."""
-    sat = total = 0
-    for layer in layers:
-        for key, fn in SATURATING[layer.type]:
-            a = layer.cache.get(key)
-            if a is None:
-                return None
-            if fn == "sigmoid":
-                sat += int(np.count_nonzero((a < 0.05) | (a > 0.95)))
-            else:
-                sat += int(np.count_nonzero(np.abs(a) > 0.95))
-            total += a.size
-    return sat, total
-
-
-def nonfinite_count(a, what: str) -> int:
-    """How many values of `a` are NaN ("nan"), +-Inf ("inf") or either ("nonfinite")."""
-    a = np.asarray(a)
-    if a.dtype.kind not in "fc" or np.isfinite(a).all():
-        return 0
-    if what == "nan":
-        return int(np.count_nonzero(np.isnan(a)))
-    if what == "inf":
-        return int(np.count_nonzero(np.isinf(a)))
-    return int(a.size - np.count_nonzero(np.isfinite(a)))
+# ------------------------------------------------------------------ watch grammar
+def parse_watch_parts(text: str, names: Names | None) -> tuple[Ref, tuple[str, ...]]:
+    """`NAME` or `f(NAME)` or `f(g(NAME))`: the tensor and the functions, outermost first."""
+    cur = Cursor(text, "watch")
+    if cur.peek().kind == "end":
+        raise cur.error("empty watch", 0, "for example dense1.W.grad or norm(dense1.W)")
+    fns: list[str] = []
+    while cur.peek().kind == "name" and cur.peek(1).text == "(":
+        tok = cur.take()
+        if tok.text not in WATCH_FUNCTIONS:
+            raise cur.error(f"unknown function {tok.text!r}", tok.col,
+                            did_you_mean(tok.text, WATCH_FUNCTIONS)
+                            or "functions: " + ", ".join(WATCH_FUNCTIONS))
+        if len(fns) == MAX_DEPTH:
+            raise cur.error("at most one function inside another", tok.col,
+                            "for example max(abs(dense1.W.grad))")
+        fns.append(tok.text)
+        cur.take()
+    inside = f" inside {fns[-1]}( )" if fns else ""
+    ref = resolve(cur, *cur.dotted("a tensor name" + inside), names)
+    for fn in reversed(fns):
+        tok = cur.take()
+        if tok.text == ",":
+            raise cur.error(f"{fn}() takes one argument", tok.col)
+        if tok.text != ")":
+            raise cur.error(f"expected ')' to close {fn}(, got {cur.show(tok)}", tok.col)
+    cur.end("the watch")
+    return ref, tuple(fns)

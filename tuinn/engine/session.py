@@ -32,6 +32,10 @@ class Session:
     def __init__(self, program):
         self.program = program
         self.tape = Tape()
+        from tuinn.engine.breakpoints import Breakpoints
+        from tuinn.engine.watches import Watches
+        self.breakpoints = Breakpoints()     # [debug] breakpoints and those set in the app
+        self.watches = Watches()             # [debug] watch and those added in the app
         self.ticks: list[tuple[int, int]] = [
             (i, s) for i, st in enumerate(program.steps) for s in range(st.substeps)]
         self.tick = 0

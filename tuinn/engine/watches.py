@@ -1,23 +1,312 @@
-"""Provides watches: a tensor name, optionally inside one or two functions, evaluated
-on every step (`Watch.evaluate(session)`) or after a fast iteration (`evaluate_program`).
+"""Provides watches, and the reading of named tensors that breakpoints share with them.
 
     dense1.W   dense1.W.grad   dense1   dense1.grad   lstm1.f   loss   input   x   q.grad
     norm(x) mean(x) std(x) max(x) min(x) abs(x) sum(x)      max(abs(dense1.W.grad))
+
+`read_step` reads a tensor from a Session (step mode: only what this pass has computed
+so far), `read_fast` from a NetworkProgram after `train_iteration` (run mode). The
+measures below (norms, dead units, saturation, NaN counts) serve the breakpoints.
 """
 
 from __future__ import annotations
 
+import math
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from tuinn.engine import debug as D
-from tuinn.engine.debug import did_you_mean
+from tuinn.engine.debug import INPUT, LOSS, SATURATING, Ref
 from tuinn.errors import TuinnError
 from tuinn.fmt import num, summary
 
 
+# ------------------------------------------------------------------ where things happen
+class NetIndex:
+    """Where things happen in a NetworkProgram's steps (built once per program)."""
+
+    def __init__(self, prog):
+        self.layers, self.top, self.prev = {}, {}, {}    # every layer, its top layer, its input
+        prev = INPUT
+        for layer in prog.layers:
+            self.layers[layer.name], self.top[layer.name] = layer, layer.name
+            self.prev[layer.name] = inner = prev
+            for sub in layer.sublayers():
+                self.layers[sub.name], self.top[sub.name] = sub, layer.name
+                self.prev[sub.name], inner = inner, sub.name
+            prev = layer.name
+        self.last = prev                                  # the output layer (or input)
+        self.fwd, self.bwd, self.update = {}, {}, {}
+        self.loss_fwd = self.loss_bwd = -1
+        for st in prog.steps:
+            if st.node == LOSS and st.phase != "update":
+                if st.phase == "forward":
+                    self.loss_fwd = st.index
+                else:
+                    self.loss_bwd = st.index
+            else:
+                {"forward": self.fwd, "backward": self.bwd, "update": self.update}[st.phase][
+                    st.node] = st.index
+        tops = [layer.name for layer in prog.layers]
+        #: the step that writes tape.grads[name] (dL/d output of a top-level layer, input)
+        self.grad_writer = {n: self.bwd[tops[i + 1]] if i + 1 < len(tops) else self.loss_bwd
+                            for i, n in enumerate(tops)}
+        if tops:
+            self.grad_writer[INPUT] = self.bwd[tops[0]]
+        self.owner_top = {key: self.top[layer.name]
+                          for key, (layer, _) in prog.param_layers.items()}
+        self.param_grads_at: dict[int, list[str]] = {}    # backward step -> param keys
+        for key, top in self.owner_top.items():
+            self.param_grads_at.setdefault(self.bwd[top], []).append(key)
+        self.relus = [la for la in self.layers.values() if la.type == "relu"]
+        self.sats = [la for la in self.layers.values() if la.type in SATURATING]
+        self.names = None                                  # filled by index()
+
+    def last_fwd(self, layers) -> int:
+        return max((self.fwd[self.top[la.name]] for la in layers), default=-1)
+
+
+class GraphIndex:
+    """Where each node's value and gradient are written in a GraphProgram."""
+
+    def __init__(self, prog):
+        self.fwd = {st.node: st.index for st in prog.steps if st.phase == "forward"}
+        self.bwd = {st.node: st.index for st in prog.steps if st.phase == "backward"}
+        self.writers: dict[str, list[int]] = {}           # node -> steps adding to its grad
+        for g in prog.spec.gates:
+            self.writers.setdefault(g.id, []).append(self.bwd[g.id])
+            for a in g.args:
+                self.writers.setdefault(a, []).append(self.bwd[g.id])
+        self.last = len(prog.steps) - 1
+        self.names = None
+
+
+_INDEX: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def index(program) -> NetIndex | GraphIndex:
+    idx = _INDEX.get(program)
+    if idx is None:
+        idx = _INDEX[program] = (GraphIndex if program.kind == "graph" else NetIndex)(program)
+        idx.names = D.debug_names(program)
+    return idx
+
+
+def kind_of(idx: NetIndex, name: str) -> str | None:
+    """"input", "loss", "layer", "param" or "cache" (None: no such tensor)."""
+    kind = idx.names.get(name)
+    if kind is None and name.rpartition(".")[0] in idx.layers:
+        kind = "cache"                     # a cache key of a layer type added since
+    return None if kind is None else kind.split(":")[0]
+
+
+def node_of(program, name: str) -> str:
+    """A graph's node id for a name (assigned names may differ from node ids)."""
+    return program.spec.names.get(name, name) if program.kind == "graph" else name
+
+
+def producers(program, ref: Ref) -> tuple[int, ...]:
+    """The steps of a pass that write `ref` (its value, or its gradient)."""
+    idx = index(program)
+    if program.kind == "graph":
+        node = node_of(program, ref.name)
+        if ref.grad:
+            return tuple(idx.writers.get(node, ()))
+        return (idx.fwd[node],) if node in idx.fwd else (0,)
+    kind = kind_of(idx, ref.name)
+    if kind == "input":
+        return (idx.grad_writer[INPUT],) if ref.grad and INPUT in idx.grad_writer else (0,)
+    if kind == "loss":
+        return (idx.loss_fwd,)
+    if kind == "param":
+        return (idx.bwd[idx.owner_top[ref.name]] if ref.grad else idx.update[ref.name],)
+    if kind == "layer":
+        if ref.grad:
+            return (idx.grad_writer[ref.name],) if ref.name in idx.grad_writer else ()
+        return (idx.fwd[idx.top[ref.name]],)
+    if kind == "cache":
+        layer, key = ref.name.rsplit(".", 1)
+        top = idx.top[layer]
+        return (idx.bwd[top] if key.startswith("d") else idx.fwd[top],)
+    return ()
+
+
+# ------------------------------------------------------------------ reading tensors
+def layer_output(idx: NetIndex, name: str, source) -> np.ndarray | None:
+    """A layer's output from its cache (flatten and dropout keep none: from their input's);
+    `source(INPUT)` gives the batch."""
+    if name == INPUT:
+        return source(INPUT)
+    layer = idx.layers[name]
+    cache = layer.cache
+    if "y" in cache:
+        return cache["y"]
+    if layer.type in ("rnn", "lstm", "gru"):
+        h = cache.get("h")                                            # (N, T, H)
+        return h if h is None or layer.seq else h[:, -1]
+    if layer.type in ("flatten", "dropout"):
+        x = layer_output(idx, idx.prev[name], source)
+        if x is None:
+            return None
+        if layer.type == "flatten":
+            return x.reshape(len(x), -1)
+        mask = cache.get("mask")
+        return x * mask if mask is not None and mask.shape == x.shape else None
+    return None
+
+
+def read_step(session, ref: Ref) -> tuple[np.ndarray | None, str]:
+    """`ref` as this pass has computed it so far; (None, why) when it has not."""
+    prog, tape = session.program, session.tape
+    if prog.kind == "graph":
+        if node_of(prog, ref.name) not in prog.nodes and ref.name not in prog.inputs:
+            return None, f"no tensor named {ref.name}"
+        arr = prog.grad_of(tape, ref.name) if ref.grad else prog.value_of(tape, ref.name)
+        return arr, "" if arr is not None else "not yet"
+    idx = index(prog)
+    kind, arr = kind_of(idx, ref.name), None
+    if kind is None:
+        return None, f"no tensor named {ref.name}"
+    if kind in ("input", "loss"):
+        arr = (tape.grads if ref.grad else tape.values).get(ref.name)
+    elif kind == "param":
+        layer, k = prog.param_layers[ref.name]
+        arr = tape.grads.get(ref.name) if ref.grad else layer.params[k]
+    elif kind == "layer" and idx.top[ref.name] == ref.name:
+        arr = (tape.grads if ref.grad else tape.values).get(ref.name)
+    elif kind == "layer":
+        if ref.grad:
+            return None, "not kept for layers inside a residual block"
+        if session.executed(idx.fwd[idx.top[ref.name]]):
+            arr = layer_output(idx, ref.name, lambda n: tape.values.get(n))
+    elif kind == "cache" and session.executed(producers(prog, ref)[0]):
+        layer, key = ref.name.rsplit(".", 1)
+        arr = idx.layers[layer].cache.get(key)
+    return arr, "" if arr is not None else "not yet"
+
+
+def read_fast(program, ref: Ref) -> tuple[np.ndarray | None, str]:
+    """`ref` after `program.train_iteration()`: parameters as updated, their gradients,
+    the layer caches and the loss of the iteration just run."""
+    if program.kind == "graph":
+        return None, "a graph has no run mode"
+    idx = index(program)
+    kind = kind_of(idx, ref.name)
+    if kind is None:
+        return None, f"no tensor named {ref.name}"
+    it = program.iteration - 1
+    if kind != "param" and not 0 <= it < len(program.losses):
+        return None, "no iteration run yet"
+    arr, why = None, "not kept in run mode"
+    if kind == "param":
+        layer, k = program.param_layers[ref.name]
+        arr = layer.grads[k] if ref.grad else layer.params[k]
+    elif kind == "loss":
+        arr = np.float64(program.losses[it])
+    elif ref.grad:
+        if ref.name == idx.last and idx.last != INPUT:
+            arr = program.loss.cache.get("dout")
+    elif kind == "input":
+        arr = program.batch(it)[0]
+    elif kind == "layer":
+        arr = layer_output(idx, ref.name, lambda n: program.batch(it)[0] if n == INPUT else None)
+    elif kind == "cache":
+        layer, key = ref.name.rsplit(".", 1)
+        arr = idx.layers[layer].cache.get(key)
+    return arr, "" if arr is not None else why
+
+
+def produced(session) -> list[tuple[str, np.ndarray]]:
+    """What the current step wrote: its value, the gradients it added, local gradients."""
+    prog, tape, st = session.program, session.tape, session.current
+    if prog.kind == "graph":
+        if st.phase == "forward":
+            return [(st.node, tape.values[st.node])]
+        g = prog.nodes[st.node]
+        out = [(f"{st.node}.grad", tape.grads[st.node])] if st.node == prog.output else []
+        out += [(f"{a}.grad", tape.grads[a]) for a in g.args]
+        return out + [(f"local d{st.node}/d{a}", la) for a, la in zip(g.args, tape.local[st.node])]
+    if st.phase != "backward":             # a layer's output, the loss, an updated parameter
+        return [(st.node, tape.values[st.node])]
+    idx = index(prog)
+    below = idx.last if st.node == LOSS else idx.prev[st.node]
+    out = [(f"{below}.grad", tape.grads[below])] if below in tape.grads else []
+    return out + [(f"{k}.grad", tape.grads[k]) for k in idx.param_grads_at.get(st.index, ())]
+
+
+# ------------------------------------------------------------------ measures
+def sq(a) -> float:
+    """Sum of squares in float64 (one BLAS dot: the same bits for the same values)."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    return float(np.dot(a, a))
+
+
+def quick_finite(a: np.ndarray) -> bool:
+    """True when `a` holds no NaN or Inf (a single dot; a False may be an overflow of
+    huge values: confirm with nonfinite)."""
+    if a.dtype.kind != "f":
+        return True
+    a = a.reshape(-1)
+    return math.isfinite(a.dot(a))
+
+
+def grad_sq(program, keys: list[str]) -> float:
+    """Sum of squares of the parameters' gradients in the layers (`keys`, all of them
+    from the packed buffer when it is intact)."""
+    packed = program.packed
+    if packed is not None and len(keys) == len(program.param_layers) and packed.intact():
+        return sq(packed.g)
+    return sum(sq(layer.grads[k]) for layer, k in (program.param_layers[key] for key in keys))
+
+
+def dead_share(layers) -> tuple[int, int] | None:
+    """(dead units, units) over relu layers: a unit is dead when its output is 0 for
+    every sample of the batch; None when a layer has not run."""
+    dead = units = 0
+    for layer in layers:
+        y = layer.cache.get("y")
+        if y is None:
+            return None
+        alive = (y.reshape(len(y), -1) != 0).any(axis=0)            # (units,)
+        dead += alive.size - int(np.count_nonzero(alive))
+        units += alive.size
+    return dead, units
+
+
+def saturated_share(layers) -> tuple[int, int] | None:
+    """(saturated values, values): sigmoid outputs < 0.05 or > 0.95, tanh |y| > 0.95."""
+    sat = total = 0
+    for layer in layers:
+        for key, fn in SATURATING[layer.type]:
+            a = layer.cache.get(key)
+            if a is None:
+                return None
+            if fn == "sigmoid":
+                sat += int(np.count_nonzero((a < 0.05) | (a > 0.95)))
+            else:
+                sat += int(np.count_nonzero(np.abs(a) > 0.95))
+            total += a.size
+    return sat, total
+
+
+def nonfinite(a, what: str, label: str) -> str | None:
+    """"NaN in dense1.W.grad (3 of 32 values)" when `a` holds NaN or Inf (what="nan", as
+    run mode's NaN stop) or +-Inf (what="inf"); None when it holds none."""
+    a = np.asarray(a)
+    if a.dtype.kind not in "fc" or np.isfinite(a).all():
+        return None
+    nan, inf = int(np.count_nonzero(np.isnan(a))), int(np.count_nonzero(np.isinf(a)))
+    n = inf if what == "inf" else nan + inf
+    if not n:
+        return None
+    kind = "NaN" if what == "nan" and nan else "Inf"
+    return f"{kind} in {label}" + (f" = {num(a.reshape(-1)[0])}" if a.size == 1
+                                   else f" ({n} of {a.size} values)")
+
+
+# ------------------------------------------------------------------ watches
 def _reduce(fn):
     def run(a):
         a = np.asarray(a, dtype=np.float64)
@@ -31,7 +320,6 @@ FUNCTIONS = {
     "max": _reduce(np.max), "min": _reduce(np.min), "sum": _reduce(np.sum),
     "abs": lambda a: np.abs(a) if isinstance(a, np.ndarray) else abs(a),
 }
-MAX_DEPTH = 2                      # max(abs(x)): one function inside another
 
 
 @dataclass(frozen=True)
@@ -53,7 +341,7 @@ class WatchValue:
 @dataclass(eq=False)
 class Watch:
     text: str
-    ref: D.Ref
+    ref: Ref
     fns: tuple[str, ...] = ()      # outermost first
 
     def _value(self, arr, note: str) -> WatchValue:
@@ -72,45 +360,22 @@ class Watch:
 
     def evaluate(self, session) -> WatchValue:
         """In step mode: not available (note "not yet") until this pass computes it."""
-        return self._value(*D.read_step(session, self.ref))
+        return self._value(*read_step(session, self.ref))
 
     def evaluate_program(self, program) -> WatchValue:
         """In run mode, after train_iteration(): parameters (as updated), their gradients,
         the caches and loss of that iteration; layer output gradients are not kept
         (except the output layer's)."""
-        return self._value(*D.read_fast(program, self.ref))
+        return self._value(*read_fast(program, self.ref))
 
 
 def parse_watch(text: str, names: Iterable[str] | None = None) -> Watch:
-    """Parse a watch; TuinnError with the column and a hint when malformed or unknown."""
+    """Parse a watch; TuinnError with the column and a hint when malformed or unknown.
+    `names` (debug_names(program), or any list of names) checks tensor names."""
     if not isinstance(text, str):
         raise TuinnError(f"a watch is text, got {text!r}")
-    text = text.strip()
-    cur = D.Cursor(text, "watch")
-    names = D.as_names(names)
-    if cur.peek().kind == "end":
-        raise cur.error("empty watch", 0, "for example dense1.W.grad or norm(dense1.W)")
-    fns: list[str] = []
-    while cur.peek().kind == "name" and cur.peek(1).text == "(":
-        tok = cur.take()
-        if tok.text not in FUNCTIONS:
-            raise cur.error(f"unknown function {tok.text!r}", tok.col,
-                            did_you_mean(tok.text, FUNCTIONS) or "functions: " + ", ".join(FUNCTIONS))
-        if len(fns) == MAX_DEPTH:
-            raise cur.error("at most one function inside another", tok.col,
-                            "for example max(abs(dense1.W.grad))")
-        fns.append(tok.text)
-        cur.take()
-    ref = D.resolve(cur, *cur.dotted("a tensor name" + (f" inside {fns[-1]}( )" if fns else "")),
-                    names)
-    for fn in reversed(fns):
-        tok = cur.take()
-        if tok.text == ",":
-            raise cur.error(f"{fn}() takes one argument", tok.col)
-        if tok.text != ")":
-            raise cur.error(f"expected ')' to close {fn}(, got {cur.show(tok)}", tok.col)
-    cur.end("the watch")
-    return Watch(text, ref, tuple(fns))
+    ref, fns = D.parse_watch_parts(text.strip(), D.as_names(names))
+    return Watch(text.strip(), ref, fns)
 
 
 class Watches:
@@ -148,7 +413,8 @@ class Watches:
 
     def remove(self, which: int | str | Watch) -> Watch:
         for i, w in enumerate(self.items):
-            if w is which or i == which or (isinstance(which, str) and w.text == which.strip()):
+            if w is which or (type(which) is int and i == which) or \
+                    (isinstance(which, str) and w.text == which.strip()):
                 return self.items.pop(i)
         raise TuinnError(f"no watch {which!r}")
 

@@ -47,10 +47,9 @@ class TuinnApp(App):
         self.run_worker(self._build, thread=True, exit_on_error=False, group="build")
 
     def _build(self) -> None:
-        from tuinn.engine.build import build_program
-        from tuinn.engine.session import Session
+        from tuinn.engine.build import build_session
         try:
-            session = Session(build_program(self.spec))
+            session = build_session(self.spec)
         except TuinnError as err:
             self.call_from_thread(self._failed, err)
             return
@@ -58,7 +57,10 @@ class TuinnApp(App):
 
     def _built(self, session: "Session") -> None:
         self.session = session
+        pending = list(getattr(self.screen, "pending", []))
         self.switch_screen(self.make_screen())
+        for key in pending:                       # replay what was typed while loading
+            self.simulate_key(key)
 
     def _failed(self, err: TuinnError) -> None:
         self.build_error = err

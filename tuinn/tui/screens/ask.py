@@ -43,3 +43,42 @@ class AskNumber(ModalScreen[int | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class AskText(ModalScreen[str | None]):
+    """A line of text (a breakpoint condition, a watch expression), checked by `validate`
+    (which returns an error message, or None when the text is fine)."""
+
+    DEFAULT_CSS = """
+    AskText { align: center middle; }
+    AskText > Vertical { width: 80; height: auto; border: round $accent;
+        background: $surface; padding: 1 2; }
+    AskText Label#error { color: $error; }
+    AskText Label { width: 100%; }
+    AskText Label#examples { color: $text-muted; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, prompt: str, examples: str, validate):
+        super().__init__()
+        self.prompt, self.examples, self.validate = prompt, examples, validate
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"{self.prompt} (Enter adds, Escape cancels)")
+            yield Label(self.examples, id="examples")
+            yield Input(id="text")
+            yield Label("", id="error")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        error = self.validate(event.value)
+        if error:
+            self.query_one("#error", Label).update(error)
+            return
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

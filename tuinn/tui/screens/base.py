@@ -24,6 +24,8 @@ STEP_KEYS = [
     Binding("G", "gradcheck", "Check gradient", show=False),
     Binding("o", "export_tensor", "Export tensor", show=False),
     Binding("O", "export_trace", "Export trace", show=False),
+    Binding("B", "add_breakpoint", "Add breakpoint", show=False),
+    Binding("W", "add_watch", "Add watch", show=False),
 ]
 
 
@@ -93,10 +95,20 @@ class DebuggerScreen(Screen):
         extra = ""
         if s.iterative:
             prog = s.program
-            extra = (f"iteration {s.iteration}  epoch {prog.epoch_of(s.iteration)}  "
+            extra = (f"iteration {s.iteration} · epoch {prog.epoch_of(s.iteration)} · "
                      f"history {len(prog.history)}/{prog.history.maxlen - 1} "
-                     f"({prog.history_bytes() / 1024:.0f} KB)")
-        return {"status": (s.phase, s.tick, s.total, output_value(s), extra)}
+                     f"{prog.history_bytes() / 1024:.0f} KB")
+        return {"status": (s.phase, s.tick, s.total, output_value(s), extra),
+                "debug": self.debug_rows(s, s.watches.evaluate(s))}
+
+    @staticmethod
+    def debug_rows(s: Session, values) -> list:
+        from tuinn.tui.widgets.debug_panel import DebugRow
+        rows = [DebugRow("breakpoint", i, bp.text, bp.enabled, bp.hits)
+                for i, bp in enumerate(s.breakpoints)]
+        rows += [DebugRow("watch", i, w.text, value=v.format())
+                 for i, (w, v) in enumerate(zip(s.watches, values))]
+        return rows
 
     def refresh_frame(self) -> None:
         """Ask the engine thread for a new frame (after a UI-side change)."""
@@ -107,6 +119,9 @@ class DebuggerScreen(Screen):
         """Draw a frame (UI thread)."""
         self.last_frame.update(frame)
         self.status()
+        if "debug" in frame:
+            from tuinn.tui.widgets.debug_panel import DebugPanel
+            self.query_one(DebugPanel).show(frame["debug"])
 
     def status(self, message: str = "") -> None:
         phase, tick, total, value, extra = self.last_frame.get("status", ("ready", 0, 0, "", ""))
@@ -218,6 +233,45 @@ class DebuggerScreen(Screen):
             self.controller.submit(save)
         self.app.push_screen(ExportDialog("Export this pass's trace (JSON Lines)",
                                           f"{stem}-trace.jsonl", ["trace"], (".jsonl",)), done)
+
+    # ------------------------------------------------------------------ breakpoints, watches
+    def _ask(self, what: str, examples: str, parse, add) -> None:
+        from tuinn.engine.debug import debug_names
+        from tuinn.tui.screens.ask import AskText
+        names = debug_names(self.session.program)
+
+        def validate(text: str) -> str | None:
+            try:
+                parse(text, names)
+            except TuinnError as err:
+                return err.message + (f" ({err.hint})" if err.hint else "")
+            return None
+
+        def done(text: str | None) -> None:
+            if text:
+                self.controller.submit(lambda s: (add(s, text, names), self.frame(s))[1])
+        self.app.push_screen(AskText(what, examples, validate), done)
+
+    def action_add_breakpoint(self) -> None:
+        from tuinn.engine.breakpoints import parse_breakpoint
+        self._ask("Break when…", "e.g. nan · loss < 0.05 · grad_norm(dense1.W) > 10 · "
+                  "dead_relu > 0.5 · saturated(lstm1) > 0.9 · iteration == 100 · step dense2",
+                  parse_breakpoint, lambda s, text, names: s.breakpoints.add(text, names))
+
+    def action_add_watch(self) -> None:
+        from tuinn.engine.watches import parse_watch
+        self._ask("Watch…", "e.g. loss · dense1.W.grad · norm(dense1.W.grad) · lstm1.f · "
+                  "max(abs(dense1.W))", parse_watch,
+                  lambda s, text, names: s.watches.add(text, names))
+
+    def on_debug_panel_toggle(self, message) -> None:
+        self.controller.submit(lambda s: (s.breakpoints.toggle(message.index), self.frame(s))[1])
+
+    def on_debug_panel_remove(self, message) -> None:
+        def remove(s: Session) -> dict:
+            (s.breakpoints if message.kind == "breakpoint" else s.watches).remove(message.index)
+            return self.frame(s)
+        self.controller.submit(remove)
 
     def on_unmount(self) -> None:
         self.controller.stop()

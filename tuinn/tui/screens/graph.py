@@ -11,6 +11,7 @@ from tuinn.tui.present import diagram_labels, diagram_nodes, gate_view, step_lin
 from tuinn.tui.render.circuit import CircuitDiagram
 from tuinn.tui.screens.base import DebuggerScreen
 from tuinn.tui.screens.edit import EditInput
+from tuinn.tui.widgets.debug_panel import DebugPanel
 from tuinn.tui.widgets.graph_view import GraphView
 from tuinn.tui.widgets.inspector import GateInspector
 from tuinn.tui.widgets.status import StatusBar
@@ -18,7 +19,8 @@ from tuinn.tui.widgets.step_list import StepList
 
 
 class GraphScreen(DebuggerScreen):
-    BINDINGS = DebuggerScreen.BINDINGS + [Binding("e", "edit", "Edit input")]
+    BINDINGS = DebuggerScreen.BINDINGS + [Binding("e", "edit", "Edit input"),
+                                          Binding("c", "continue", "Continue")]
 
     def __init__(self, spec, session):
         super().__init__(spec, session)
@@ -30,7 +32,9 @@ class GraphScreen(DebuggerScreen):
         yield StatusBar()
         yield ProgressBar(id="warm", show_eta=False)
         with Horizontal(id="main"):
-            yield StepList(id="steps")
+            with Vertical(id="left"):
+                yield StepList(id="steps")
+                yield DebugPanel(id="debug")
             with Vertical(id="right"):
                 yield GraphView(self.order, id="graph")
                 yield GateInspector(id="inspector")
@@ -75,6 +79,14 @@ class GraphScreen(DebuggerScreen):
     def _do(self, fn) -> None:
         self.selected = None
         super()._do(fn)
+
+    def action_continue(self) -> None:
+        """Run to the next breakpoint that holds, or to the end of the pass."""
+        def go(s):
+            from tuinn.engine.breakpoints import run_to_hit
+            hit = run_to_hit(s, s.breakpoints)
+            self.message = f"breakpoint: {hit[1]}" if hit else "no breakpoint hit: at the end"
+        self._do(go)
 
     def tensor_of(self, s, node: str, what: str):
         prog = s.program

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Center, Middle
 from textual.screen import Screen
@@ -17,6 +18,12 @@ class LoadingScreen(Screen):
     def __init__(self, name: str):
         super().__init__()
         self.scenario_name = name
+        self.pending: list[str] = []       # keys typed before the debugger was ready
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key not in ("ctrl+c", "ctrl+q"):
+            self.pending.append(event.key)
+            event.stop()
 
     def compose(self) -> ComposeResult:
         with Middle():

@@ -18,6 +18,7 @@ from tuinn.tui.render.circuit import CircuitDiagram
 from tuinn.tui.screens.base import DebuggerScreen
 from tuinn.tui.widgets.conv_view import ConvView
 from tuinn.tui.widgets.data_view import DataPanel
+from tuinn.tui.widgets.debug_panel import DebugPanel
 from tuinn.tui.widgets.graph_view import GraphView
 from tuinn.tui.widgets.loss_plot import LossPanel
 from tuinn.tui.widgets.rnn_view import RecurrentView
@@ -59,7 +60,9 @@ class NetworkScreen(DebuggerScreen):
         yield StatusBar()
         yield ProgressBar(id="warm", show_eta=False)
         with Horizontal(id="main"):
-            yield StepList(id="steps")
+            with Vertical(id="left"):
+                yield StepList(id="steps")
+                yield DebugPanel(id="debug")
             with Vertical(id="right"):
                 yield GraphView(self.order, id="graph")
                 yield ConvView(id="conv")
@@ -89,7 +92,9 @@ class NetworkScreen(DebuggerScreen):
     def light_frame(self, session) -> dict:
         """What run mode redraws on each report: status, losses, decision regions."""
         prog = session.program
-        f = super().frame(session)
+        f = super().frame(session) if not self.controller.running else {
+            "status": super().frame(session)["status"],
+            "debug": self.debug_rows(session, session.watches.evaluate_program(prog))}
         f["losses"] = (list(prog.losses),
                        [prog.val_losses.get(i, float("nan")) for i in range(len(prog.losses))],
                        prog.iteration)
@@ -159,6 +164,8 @@ class NetworkScreen(DebuggerScreen):
             self.message = f"stopped: {self.session.stopped_because}"
         elif progress.stopped_because == "paused":
             self.message = f"paused at iteration {progress.iteration}"
+        elif progress.stopped_because == "breakpoint":
+            self.message = f"breakpoint: {self.session.stopped_because}"
         elif progress.stopped_because == "done":
             self.message = f"trained {self.session.program.epochs} epochs"
         if progress.extras:
@@ -190,7 +197,7 @@ class NetworkScreen(DebuggerScreen):
 
     # ------------------------------------------------------------------ keys
     def action_run(self) -> None:
-        if self.ready and not self.controller.running:
+        if not self.controller.running:               # queued behind warm-up if need be
             self.message = "running: p or space pauses"
             self.controller.run()
             self.status()

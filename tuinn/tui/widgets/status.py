@@ -1,7 +1,9 @@
-"""Provides StatusBar: scenario, phase, step k/n, iteration and the output value."""
+"""Provides StatusBar: scenario, phase, step k/n, the output value, iteration; and on a
+line of its own, why the engine stopped (a breakpoint, a NaN) or what a tool did."""
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
@@ -11,17 +13,20 @@ PHASE_STYLE = {"forward": "bold green", "backward": "bold red", "update": "bold 
 
 class StatusBar(Static):
     DEFAULT_CSS = """
-    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusBar { height: auto; max-height: 3; background: $panel; color: $text; padding: 0 1;
+                text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def show(self, name: str, phase: str, tick: int, total: int, value: str,
              extra: str = "", message: str = "") -> None:
-        text = Text.assemble(("tuinn ", "bold"), (name, "bold"), "  ")
-        text.append(f" {phase} ", style=PHASE_STYLE.get(phase, "bold") + " reverse")
-        text.append(f"  step {tick}/{total}  ")
-        text.append(value, style="bold")
+        line = Text.assemble(("tuinn ", "bold"), (name, "bold"), "  ", no_wrap=True,
+                             overflow="ellipsis")
+        line.append(f" {phase} ", style=PHASE_STYLE.get(phase, "bold") + " reverse")
+        line.append(f"  step {tick}/{total}  ")
+        line.append(value, style="bold")
         if extra:
-            text.append("  " + extra)
-        if message:
-            text.append("  " + message, style="bold yellow")
-        self.update(text)
+            line.append("  " + extra, style="dim")
+        if not message:
+            self.update(line)
+            return
+        self.update(Group(line, Text("▸ " + message, style="bold yellow")))

@@ -16,7 +16,7 @@ class StepList(OptionList):
     """Enter on a step runs (or rewinds) the pass to it."""
 
     DEFAULT_CSS = """
-    StepList { width: 34; border: round $primary-darken-2; }
+    StepList { border: round $primary-darken-2; }
     StepList:focus { border: round $accent; }
     """
 
