@@ -128,3 +128,20 @@ def test_scenarios_and_version():
     assert r.exit_code == 0 and "sigmoid-neuron" in r.output
     r = runner.invoke(app, ["--version"])
     assert r.exit_code == 0 and r.output.startswith("tuinn ")
+
+
+@pytest.mark.parametrize("entry, key, words", [
+    ('breakpoints = ["grad_norm >"]', "debug.breakpoints", "expected a number"),
+    ('breakpoints = ["los < 1"]', "debug.breakpoints", "loss"),
+    ('watch = ["dense1.W.grad.grad"]', "debug.watch", "dense1.W.grad"),
+    ('watch = ["__import__(\'os\')"]', "debug.watch", "__import__"),
+])
+def test_malformed_debug_entries_exit_2(tmp_path, entry, key, words):
+    text = (SCENARIOS / "xor.toml").read_text() + f"\n[debug]\n{entry}\n"
+    path = tmp_path / "dbg.toml"
+    path.write_text(text)
+    r = runner.invoke(app, ["check", str(path)])
+    assert r.exit_code == 2, r.output
+    line = text.splitlines().index(entry) + 1
+    assert f"dbg.toml:{line}" in r.output and key in r.output and words in r.output
+    assert "Traceback" not in r.output
