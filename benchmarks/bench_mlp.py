@@ -12,11 +12,11 @@ the same batches (tuinn's per-epoch shuffle):
            `import torch` works; 1 thread, and again with every core (torch-all).
 Before timing, each runs --check iterations from the start and the largest loss
 difference to tuinn is printed (they must agree). Timing: the best of --repeats
-windows of --seconds. Everything runs single-threaded (NUMBA_NUM_THREADS and the BLAS
+windows of --seconds, the implementations taking turns window by window. Everything runs single-threaded (NUMBA_NUM_THREADS and the BLAS
 thread variables are set to 1 below, before NumPy, Numba or PyTorch load), except
 the torch-all column. Not a test. Run:
 
-    .venv/bin/python benchmarks/bench_mlp.py [--seconds 1] [--repeats 5]
+    .venv/bin/python benchmarks/bench_mlp.py [--seconds 0.2] [--repeats 15] [--size small]
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ import sys
 import time
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--seconds", type=float, default=1.0, help="timing window per run")
-parser.add_argument("--repeats", type=int, default=5, help="windows per case; the best counts")
+parser.add_argument("--seconds", type=float, default=0.2, help="timing window")
+parser.add_argument("--repeats", type=int, default=15,
+                    help="windows per implementation and case; the best counts")
 parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
 parser.add_argument("--optim", choices=["sgd", "adam", "both"], default="both")
 parser.add_argument("--size", choices=["small", "large", "both"], default="both")
@@ -91,32 +92,27 @@ history = {ARGS.history}
 
 
 class Batches:
-    """tuinn's batches: a permutation per epoch from the seed, drawn once per epoch."""
+    """tuinn's batches: a permutation per epoch from the seed (drawn once an epoch), rows
+    gathered the fast way: ndarray.take (x[idx] is ~1 us slower), Tensor.index_select."""
 
-    def __init__(self, prog: NetworkProgram, convert=lambda a: a):
-        self.x, self.y = convert(prog.x), convert(prog.y)
+    def __init__(self, prog: NetworkProgram, torch=None):
+        self.torch = torch
+        self.x, self.y = prog.x, prog.y
+        if torch is not None:
+            self.x, self.y = torch.from_numpy(prog.x), torch.from_numpy(prog.y)
         self.seed, self.bs, self.per_epoch = prog.seed, prog.batch_size, prog.per_epoch
-        self.convert, self.epoch, self.order = convert, -1, None
+        self.epoch, self.order = -1, None
 
     def __call__(self, i: int):
         epoch, b = divmod(i, self.per_epoch)
         if epoch != self.epoch:
             order = np.random.default_rng([self.seed, 1, epoch]).permutation(len(self.x))
-            self.epoch, self.order = epoch, self.convert(order)
-        idx = self.order[b * self.bs:(b + 1) * self.bs]
-        return self.x[idx], self.y[idx]
-
-
-class NumpyBatches(Batches):
-    """The same batches; take() is the fast way NumPy gathers rows (x[idx] is ~1 us slower)."""
-
-    def __call__(self, i: int):
-        epoch, b = divmod(i, self.per_epoch)
-        if epoch != self.epoch:
             self.epoch = epoch
-            self.order = np.random.default_rng([self.seed, 1, epoch]).permutation(len(self.x))
+            self.order = order if self.torch is None else self.torch.from_numpy(order)
         idx = self.order[b * self.bs:(b + 1) * self.bs]
-        return self.x.take(idx, axis=0), self.y.take(idx, axis=0)
+        if self.torch is None:
+            return self.x.take(idx, axis=0), self.y.take(idx, axis=0)
+        return self.x.index_select(0, idx), self.y.index_select(0, idx)
 
 
 # ------------------------------------------------------------------------ tuinn
@@ -137,7 +133,7 @@ def numpy_factory(prog: NetworkProgram, optim: str):
     m = [np.zeros_like(p) for p in plist]
     v = [np.zeros_like(p) for p in plist]
     b1, b2, eps = 0.9, 0.999, 1e-8
-    batches = NumpyBatches(prog)
+    batches = Batches(prog)
     state = {"i": 0, "t": 0}
     last = len(Ws) - 1
 
@@ -205,7 +201,7 @@ def torch_factory(prog: NetworkProgram, optim: str):
     opt = (torch.optim.SGD(net.parameters(), lr=LR) if optim == "sgd"
            else torch.optim.Adam(net.parameters(), lr=LR))
     lossf = torch.nn.CrossEntropyLoss()
-    batches = Batches(prog, lambda a: torch.from_numpy(np.ascontiguousarray(a)))
+    batches = Batches(prog, torch)
     state = {"i": 0}
 
     def step():
@@ -254,7 +250,7 @@ def main():
           + (f", torch {torch.__version__} (torch-all: {cores} threads)" if have_torch
              else ", no torch") + f"; {cores} cores; best of {ARGS.repeats} x {ARGS.seconds} s")
     cols = ["tuinn", "numpy"] + (["torch", "torch-all"] if have_torch else [])
-    head = (f"| {'case':<26} | " + " | ".join(f"{c + ' it/s':>14}" for c in cols)
+    head = (f"| {'case':<28} | " + " | ".join(f"{c + ' it/s':>14}" for c in cols)
             + " | tuinn/numpy |" + (" tuinn/torch |" if have_torch else ""))
     rows = []
     for size in pick(ARGS.size, ["small", "large"]):
@@ -278,12 +274,12 @@ def main():
                       f"{time.perf_counter() - t0:.2f} s; loss {ref[0]:.6f} -> {ref[-1]:.6f};"
                       f" max |loss - tuinn's| over them: {diff}", flush=True)
                 r = rates(steps, {"torch-all": cores} if have_torch else {})
-                row = (f"| {case:<26} | " + " | ".join(f"{r[c]:14.0f}" for c in cols)
+                row = (f"| {case:<28} | " + " | ".join(f"{r[c]:14.0f}" for c in cols)
                        + f" | {r['tuinn'] / r['numpy']:11.2f} |"
                        + (f" {r['tuinn'] / r['torch']:11.2f} |" if have_torch else ""))
                 rows.append(row)
                 print(row, flush=True)
-    print("\n" + head + "\n|" + "|".join("-" * (len(c) - 2) + ":" if i else "-" * len(c)
+    print("\n" + head + "\n|" + "|".join("-" * (len(c) - 1) + ":" if i else "-" * len(c)
                                          for i, c in enumerate(head.split("|")[1:-1])) + "|")
     print("\n".join(rows))
 

@@ -124,6 +124,13 @@ def test_fused_chain_matches_plain_path(hidden, acts, lead, loss, optim, dtype, 
     assert fast._plans and fast.packed is not None      # the fused path did run
 
 
+@pytest.mark.parametrize("loss", ["softmax_ce", "hinge", "mse", "bce"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fused_sgd_update_matches_plain_path(loss, dtype):
+    # plain SGD without L2: the fused call also does the update
+    train_both(scenario([7, 5], ["tanh", "leaky_relu"], loss, "sgd", dtype, batch=16), 10)
+
+
 @pytest.mark.parametrize("optim", ["sgd", "adam"])
 def test_time_travel_and_stepping_agree_with_plain_path(optim):
     from tuinn.engine.session import Session
@@ -276,3 +283,14 @@ def test_params_finite_sees_every_packed_parameter(bad):
     assert all_finite(a) and all_finite(a[:0])
     a[4] = bad
     assert not all_finite(a)
+
+
+def test_a_replaced_params_dict_is_packed_again():
+    text = scenario([4], ["tanh"], optim="adam")
+    fast, plain = train_both(text, 2)
+    for prog in (fast, plain):
+        layer = prog.layers[-1]
+        layer.params = {k: v + 0.25 for k, v in layer.params.items()}   # new dict, new arrays
+    for _ in range(3):
+        assert fast.train_iteration() == plain.train_iteration()
+    assert_same(state(fast), state(plain))

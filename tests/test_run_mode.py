@@ -66,3 +66,16 @@ def test_runs_to_the_end_of_training():
     assert final.stopped_because == "done"
     assert s.program.iteration == s.program.epochs * s.program.per_epoch
     c.stop()
+
+
+def test_history_zero_keeps_nothing_and_still_pauses_and_steps():
+    text = (SCENARIOS / "xor.toml").read_text() + "\n[debug]\nhistory = 0\n"
+    s = Session(build_program(load_text(text, str(SCENARIOS / "h0.toml"))))
+    prog = s.program
+    for _ in range(5):
+        prog.train_iteration()
+    s.sync()
+    assert prog.iteration == 5 and s.tick == 0 and prog.history_bytes() == 0
+    s.step(3)
+    assert s.back(5) == 3 and prog.iteration == 5     # nothing kept before this iteration
+    assert not s.goto_iteration(2) and prog.iteration == 5

@@ -1,12 +1,13 @@
-"""Provides ChainPlan: run mode's fused iteration for a chain of dense and elementwise layers.
+"""Provides ChainPlans: run mode's fused iteration for a chain of dense and elementwise layers.
 
 An MLP (dense, relu, leaky_relu, sigmoid, tanh; any of the four losses) spends most of
-a small iteration in Python and in dispatching ~10 tiny kernels. A ChainPlan runs its
-forward pass, loss and backward pass as one kernel call (tuinn/engine/kernels/chain.py)
-that calls the layers' own kernels in the layers' order, on the packed parameters and
-on activation buffers of its own, then points the layers' and the loss's caches at
-those buffers, so everything a view reads afterwards is what the layer-by-layer path
-leaves there. One plan per batch size; any other network takes the plain path.
+a small iteration in Python and in dispatching ~10 tiny kernels. A ChainPlan gathers
+the batch and runs the forward pass, the loss and the backward pass (and a plain SGD
+update) as one kernel call (tuinn/engine/kernels/chain.py) that calls the layers' own
+kernels in the layers' order, on the packed parameters and on buffers of its own, then
+points the layers' and the loss's caches at those buffers, so everything a view reads
+afterwards is what the layer-by-layer path leaves there. One plan per batch size; any
+other network takes the plain path.
 """
 
 from __future__ import annotations
@@ -25,12 +26,40 @@ def chain_supported(layers, loss, packed) -> bool:
                         for layer in layers))
 
 
+class ChainPlans:
+    """A network's plans by batch size (the last batch of an epoch may be smaller)."""
+
+    def __init__(self, layers, loss, packed):
+        self.layers, self.loss, self.packed = layers, loss, packed
+        self.plans: dict[int, ChainPlan] = {}
+
+    @classmethod
+    def build(cls, layers, loss, packed) -> "ChainPlans | None":
+        """The plans of a network the fused path can run, else None."""
+        return cls(layers, loss, packed) if chain_supported(layers, loss, packed) else None
+
+    def get(self, x: np.ndarray, y: np.ndarray, n: int) -> "ChainPlan | None":
+        """The plan for batches of n rows of the data x, y; None when the data does not
+        suit it (then the layer-by-layer path)."""
+        plan = self.plans.get(n)
+        if plan is None:
+            plan = self.plans[n] = ChainPlan(self.layers, self.loss, self.packed, n)
+        if plan.source_x is not x or plan.source_y is not y:
+            if not plan.accepts(x, y):
+                return None
+            plan.source_x, plan.source_y = x, y        # checked once for these arrays
+        return plan
+
+    def __len__(self) -> int:
+        return len(self.plans)
+
+
 class ChainPlan:
     """Buffers, layer table and cache bindings of the fused path for batches of n."""
 
     def __init__(self, layers, loss, packed, n: int):
         self.n = n
-        self.source: tuple | None = None    # the (x, y) arrays whose batches it accepted
+        self.source_x = self.source_y = None    # the data whose batches it accepted
         self.loss = loss
         self.dtype = packed.dtype
         self.w, self.g = packed.w, packed.g
@@ -65,56 +94,62 @@ class ChainPlan:
         out = layers[-1].out_shape[0]
         self.probs = np.empty((n, out), self.dtype)           # (N, C) softmax_ce only
         self.dout = np.empty((n, out), self.dtype)            # (N, C) d loss / d output
+        self.x = np.empty((n, self.in_features), self.dtype)  # (N, I) the batch
+        self.target = (np.empty(n, np.int64) if self.classes  # (N,) labels or (N, O)
+                       else np.empty((n, out), self.dtype))
 
         def view(off: int, cols: int) -> np.ndarray:
             return self.a[off:off + n * cols].reshape(n, cols)
 
-        # what each layer's forward leaves in its cache, as (cache, key, array); the
-        # first dense layer's "x" is the batch itself (set per call)
+        self.bad = loss._bad                                  # (1,) a bad label's row
+        # the kernel's arguments after (X, Y, rows), before (sgd, lr): fixed per plan
+        self.args = ((self.x, self.target, self.w, self.g, self.a, self.table, self.slopes,
+                      self.loss_kind, self.margin, self.probs, self.dout, self.bad)
+                     if self.classes else
+                     (self.x, self.target, self.w, self.g, self.a, self.table, self.slopes,
+                      self.loss_kind, self.dout))
+        self.kernel = K.chain_classes if self.classes else K.chain_values
+        # what each layer's forward leaves in its cache, as (cache, key, array)
         self.bindings = []
-        self.first = layers[0] if layers[0].type == "dense" else None
-        prev = None
+        prev = self.x
         for layer, row in zip(layers, table):
             kind, fi, fo, _, _, y_off, mask_off, _ = row
             y = view(y_off, fo)
-            if kind == K.DENSE and prev is not None:
+            if kind == K.DENSE:
                 self.bindings.append((layer.cache, "x", prev))
             if kind in (K.RELU, K.LEAKY_RELU):
                 self.bindings.append((layer.cache, "mask", view(mask_off, fo)))
             self.bindings.append((layer.cache, "y", y))
             prev = y
 
-    def accepts(self, x: np.ndarray, y: np.ndarray) -> bool:
-        """True for a batch this plan runs exactly as the layers would (else: plain path)."""
-        if not (x.dtype == self.dtype and x.ndim == 2 and x.shape[0] == self.n
-                and x.shape[1] == self.in_features and x.flags.c_contiguous):
+    def accepts(self, X: np.ndarray, Y: np.ndarray) -> bool:
+        """True for data whose batches this plan runs exactly as the layers would: X
+        (M, I) in the network's dtype, Y (M,) int64 labels or (M, O) in that dtype, both
+        C-contiguous (as NetworkProgram keeps them); else the plain path."""
+        if not (isinstance(X, np.ndarray) and isinstance(Y, np.ndarray)
+                and X.dtype == self.dtype and X.ndim == 2 and X.shape[1] == self.in_features
+                and X.flags.c_contiguous and Y.flags.c_contiguous and len(Y) == len(X)):
             return False
         if self.classes:
-            return (isinstance(y, np.ndarray) and y.dtype == np.int64 and y.ndim == 1
-                    and y.shape[0] == self.n and y.flags.c_contiguous)
-        return (isinstance(y, np.ndarray) and y.shape == self.dout.shape
-                and y.dtype == self.dtype and y.flags.c_contiguous)
+            return Y.dtype == np.int64 and Y.ndim == 1
+        return Y.dtype == self.dtype and Y.shape[1:] == self.dout.shape[1:]
 
-    def run(self, x: np.ndarray, y: np.ndarray) -> float:
-        """Forward, loss and backward of batch (x, y): fills the packed gradients and
-        returns the batch-mean loss (no L2), as Loss.forward does."""
+    def run(self, X: np.ndarray, Y: np.ndarray, rows: np.ndarray,
+            sgd_lr: float | None = None) -> float:
+        """Forward, loss and backward of the batch X[rows], Y[rows]: fills the packed
+        gradients and returns the batch-mean loss (no L2), as Loss.forward does. With
+        `sgd_lr`, also the SGD update of the packed parameters (w -= lr g)."""
         loss = self.loss
-        if self.classes:
-            bad = loss._bad
-            value = K.chain_classes(x, y, self.w, self.g, self.a, self.table, self.slopes,
-                                    self.loss_kind, self.margin, self.probs, self.dout, bad,
-                                    False)
+        if sgd_lr is None:
+            value = self.kernel(X, Y, rows, *self.args, False, 0.0)
         else:
-            value = K.chain_values(x, y, self.w, self.g, self.a, self.table, self.slopes,
-                                   self.loss_kind, self.dout, False)
+            value = self.kernel(X, Y, rows, *self.args, True, float(sgd_lr))
         for cache, key, array in self.bindings:
             cache[key] = array
-        if self.first is not None:
-            self.first.cache["x"] = x
         if self.loss_kind == K.SOFTMAX_CE:
             loss.cache["probs"] = self.probs
-        if self.classes and bad[0] >= 0:
-            loss._label_error(int(y[bad[0]]), self.dout.shape[1])
+        if self.classes and self.bad[0] >= 0:
+            loss._label_error(int(self.target[self.bad[0]]), self.dout.shape[1])
         loss.cache["dout"] = self.dout
         loss.value = float(value)
         return loss.value

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tuinn.engine import layers as _layers  # noqa: F401  (registers the layer types)
-from tuinn.engine.fastpath import ChainPlan, chain_supported
+from tuinn.engine import runmode
+from tuinn.engine.fastpath import ChainPlans
 from tuinn.engine.kernels.optim import all_finite
 from tuinn.engine.layers import Layer, build_layer
 from tuinn.engine.losses import Loss, l2_penalty
@@ -111,10 +112,9 @@ class NetworkProgram:
         # a first dense layer's dx goes unused in run mode and nothing keeps it: skip it
         # (conv2d keeps its dx in cache["dx"] for the views, so it computes it)
         self._first_dx = first if first is not None and first.type == "dense" else None
-        # fused iteration plans by batch size, for chains of dense/elementwise layers
-        self._plans: dict[int, ChainPlan] | None = (
-            {} if not self._needs_rng and chain_supported(self.layers, self.loss, self.packed)
-            else None)
+        # the fused path's plans by batch size, for chains of dense/elementwise layers
+        self._plans = None if self._needs_rng else ChainPlans.build(self.layers, self.loss,
+                                                                     self.packed)
         self.steps = self._make_steps()
         self.start = self._snapshot()
 
@@ -232,6 +232,11 @@ class NetworkProgram:
 
     def batch(self, iteration: int) -> tuple[np.ndarray, np.ndarray]:
         """The batch of an iteration: deterministic in (seed, epoch), so replays agree."""
+        idx = self.batch_rows(iteration)
+        return self.x.take(idx, axis=0), self.y.take(idx, axis=0)   # = x[idx], y[idx], faster
+
+    def batch_rows(self, iteration: int) -> np.ndarray:
+        """The rows of self.x and self.y that make an iteration's batch."""
         epoch, b = divmod(iteration, self.per_epoch)
         n = len(self.x)
         if self._order is None or self._order[0] != (epoch, n):     # drawn once an epoch
@@ -240,8 +245,7 @@ class NetworkProgram:
             else:
                 order = np.arange(n)
             self._order = ((epoch, n), order)
-        idx = self._order[1][b * self.batch_size:(b + 1) * self.batch_size]
-        return self.x.take(idx, axis=0), self.y.take(idx, axis=0)   # = x[idx], y[idx], faster
+        return self._order[1][b * self.batch_size:(b + 1) * self.batch_size]
 
     def iteration_rng(self, iteration: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, 2, iteration])
@@ -261,6 +265,12 @@ class NetworkProgram:
                         self.optimizer.snapshot())
 
     def restore(self, snap: Snapshot) -> None:
+        if not len(snap.params) and self.param_layers:
+            # run mode with history = 0 keeps no copy: the parameters in place are this
+            # iteration's start; take the snapshot now
+            self.iteration = snap.iteration
+            self.start = self._snapshot()
+            return
         packed = self.packed
         if packed is not None and packed.owns(snap.params):
             if not packed.intact():
@@ -283,87 +293,20 @@ class NetworkProgram:
         tape.extra["y"] = yb
         tape.extra["rng"] = self.iteration_rng(self.iteration)
 
-    def advance(self) -> None:
-        """Make the current parameters the start of the next iteration."""
+    def advance(self, run_mode: bool = False) -> None:
+        """Make the current parameters the start of the next iteration. From run mode
+        (which has just checked the packed views): no snapshot at all when history = 0."""
         self.history.append(self.start)
         self.iteration += 1
-        self.start = self._snapshot()
+        if run_mode and self.history.maxlen <= 1:
+            self.start = Snapshot(self.iteration, {}, None)
+        else:
+            self.start = self._snapshot(intact=run_mode)
 
     def train_iteration(self) -> float:
-        """One iteration at full speed, no recording; returns the loss (before the update).
-
-        The same arithmetic as the steps, with less around it: the rng only for layers
-        that draw from it, no dx for the first layer, one fused kernel call for forward,
-        loss and backward of a chain of dense/elementwise layers (fastpath.py), one
-        optimizer call for the packed parameters and one copy of them for the snapshot."""
-        it = self.iteration
-        xb, yb = self.batch(it)
-        packed = self.packed
-        if packed is not None and not packed.intact():
-            packed.repack()                    # a layer put a new array in place of a view
-        plan = self._plan(xb, yb)
-        if plan is not None:
-            loss = plan.run(xb, yb) + self.l2_value()
-            self.record_loss(it, loss)
-            if self.spec.network.loss.l2:
-                for i in range(len(self.layers) - 1, -1, -1):
-                    for sub in self._l2_layers[i]:
-                        self._add_l2_grads(sub)
-        else:
-            loss = self._forward_backward(it, xb, yb)
-            if packed is not None and not packed.intact():
-                packed.repack()
-        if packed is None or not self.optimizer.step_packed(packed.w, packed.g):
-            for key, (layer, k) in self.param_layers.items():
-                self.optimizer.step(key, layer.params[k], layer.grads[k])
-        self.history.append(self.start)
-        self.iteration += 1
-        self.start = (self._snapshot(intact=True) if self.history.maxlen > 1
-                      else Snapshot(self.iteration, {}, None))
-        return float(loss)
-
-    def _plan(self, xb: np.ndarray, yb: np.ndarray) -> ChainPlan | None:
-        """The fused path's plan for this batch of self.x/self.y, or None (then the
-        layer-by-layer path)."""
-        plans = self._plans
-        if plans is None:
-            return None
-        plan = plans.get(len(xb))
-        if plan is None:
-            plan = plans[len(xb)] = ChainPlan(self.layers, self.loss, self.packed, len(xb))
-        # a batch is rows taken from self.x/self.y: it fits when the last one did
-        if plan.source is not None and plan.source[0] is self.x and plan.source[1] is self.y:
-            return plan
-        if not plan.accepts(xb, yb):
-            return None
-        plan.source = (self.x, self.y)
-        return plan
-
-    def _forward_backward(self, it: int, xb: np.ndarray, yb: np.ndarray) -> float:
-        """Layer by layer: forward, loss (recorded), backward with L2; returns the loss."""
-        rng = self.iteration_rng(it) if self._needs_rng else None
-        h = xb
-        for layer in self.layers:
-            h = layer.forward(h, True, rng)
-        loss = self.loss.forward(h, yb) + self.l2_value()
-        self.record_loss(it, loss)
-        d = self.loss.backward()
-        l2 = self.spec.network.loss.l2
-        first = self._first_dx
-        for i in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[i]
-            if layer is first and first.need_dx:
-                first.need_dx = False
-                try:
-                    d = layer.backward(d)
-                finally:
-                    first.need_dx = True
-            else:
-                d = layer.backward(d)
-            if l2:
-                for sub in self._l2_layers[i]:
-                    self._add_l2_grads(sub)
-        return loss
+        """One iteration at full speed, no recording; returns the loss (before the
+        update). The same arithmetic as the steps; see tuinn/engine/runmode.py."""
+        return runmode.train_iteration(self)
 
     def history_bytes(self) -> int:
         """Memory held by the kept parameter snapshots (time travel)."""

@@ -138,9 +138,10 @@ class Optimizer:
     # ------------------------------------------------------------------- packed
     def pack(self, layout: dict[str, tuple[int, int, tuple]], bounds: np.ndarray,
              dtype) -> None:
-        """Keep the state of the parameters in `layout` (key -> (offset, size, shape) in
-        one flat buffer, `bounds` the segment edges: PackedParams') in flat buffers of
-        the same layout. Per-key step/state/snapshot/restore keep working, on views."""
+        """Keep the state of packed parameters in flat buffers laid out like them
+        (`layout`: key -> (offset, size, shape); `bounds`: the offsets and the end; as
+        PackedParams has them). Per-key step/state/snapshot/restore keep working, on
+        views of the buffers; sgd keeps no state, so nothing changes for it."""
         if self.type == "sgd":
             return
         self._flat = _FlatState(layout, bounds, np.dtype(dtype), self.type == "adam")

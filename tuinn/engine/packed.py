@@ -23,13 +23,16 @@ class ParamsView(Mapping):
     def __init__(self, flat: np.ndarray, layout: dict[str, tuple[int, int, tuple]]):
         self.flat = flat                            # (P,) every parameter, packed
         self.layout = layout                        # key -> (offset, size, shape)
-        self._views: dict[str, np.ndarray] = {}
+        self._views: dict[str, np.ndarray] | None = None     # made on first use
 
     def __getitem__(self, key: str) -> np.ndarray:
-        view = self._views.get(key)
+        views = self._views
+        if views is None:
+            views = self._views = {}
+        view = views.get(key)
         if view is None:
             o, n, shape = self.layout[key]
-            view = self._views[key] = self.flat[o:o + n].reshape(shape)
+            view = views[key] = self.flat[o:o + n].reshape(shape)
         return view
 
     def __iter__(self) -> Iterator[str]:
@@ -78,20 +81,20 @@ class PackedParams:
         bound = []
         for i, (key, (layer, k)) in enumerate(zip(self.keys, self._owners)):
             o, n, shape = self.layout[key]
-            prev = self._bound[i][3:] if self._bound else (None, None)
+            prev = self._bound[i][2:] if self._bound else (None, None)
             for arrays, flat, view in ((layer.params, self.w, prev[0]),
                                        (layer.grads, self.g, prev[1])):
                 if arrays[k] is not view:
                     view = flat[o:o + n].reshape(shape)
                     view[...] = arrays[k]
                     arrays[k] = view
-            bound.append((layer.params, layer.grads, k, layer.params[k], layer.grads[k]))
+            bound.append((layer, k, layer.params[k], layer.grads[k]))
         self._bound = bound
 
     def intact(self) -> bool:
         """True while every layer still holds the views of the buffers."""
-        for params, grads, k, w, g in self._bound:
-            if params[k] is not w or grads[k] is not g:
+        for layer, k, w, g in self._bound:
+            if layer.params[k] is not w or layer.grads[k] is not g:
                 return False
         return True
 

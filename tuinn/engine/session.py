@@ -134,7 +134,7 @@ class Session:
     def previous_iteration(self) -> bool:
         """Restore the kept snapshot of the iteration before and stand at its end."""
         history = getattr(self.program, "history", None)
-        if not history:
+        if not history or not len(history[-1].params):      # history = 0: nothing kept
             return False
         self.program.restore(history.pop())
         self._replay_to(self.total)
@@ -152,7 +152,7 @@ class Session:
                 prog.train_iteration()
             self._replay_to(0)
             return True
-        while prog.history and prog.iteration > n:
+        while prog.history and len(prog.history[-1].params) and prog.iteration > n:
             prog.restore(prog.history.pop())
         self._replay_to(0)
         return prog.iteration == n

@@ -1,9 +1,12 @@
-"""Provides the fused kernels of run mode's fast path: forward, loss and backward of a
-chain of dense and elementwise layers in one call.
+"""Provides the fused kernels of run mode's fast path: the batch, forward, loss and
+backward of a chain of dense and elementwise layers (and a plain SGD update) in one call.
 
-They call the very kernels the layers call (dense, activation, loss), on the same
-kinds of arrays and in the same order, so every value is the one the layer-by-layer
-path computes; what goes is the Python and dispatch overhead around ~10 small calls.
+They call the very kernels the layers and the optimizer call (dense, activation, loss,
+optim), on the same kinds of arrays and in the same order, so every value is the one
+the layer-by-layer path computes; what goes is the Python and dispatch overhead around
+~10 small calls. The first layer's dx (d loss / d input) is not computed: run mode
+never uses it. The first dimension of an activation is the batch, N.
+
 Arrays live in flat buffers: `w`/`g` the packed parameters and gradients
 (tuinn/engine/packed.py), `a` the activations; `table` (L, 8) int64 says, per layer:
 kind, fan in, fan out, offsets of W and b (in w and g), of y and mask (in a) and of dx
@@ -21,11 +24,13 @@ from tuinn.engine.jit import kernel
 from tuinn.engine.kernels import activation as _act
 from tuinn.engine.kernels import dense as _dense
 from tuinn.engine.kernels import loss as _loss
+from tuinn.engine.kernels import optim as _optim
 from tuinn.engine.kernels.activation import (leaky_relu_forward, relu_backward, relu_forward,
                                              sigmoid_backward, sigmoid_forward, tanh_backward,
                                              tanh_forward)
 from tuinn.engine.kernels.dense import dense_backward, dense_backward_params, dense_forward
 from tuinn.engine.kernels.loss import bce_logits, hinge, mse, softmax_ce
+from tuinn.engine.kernels.optim import sgd_step
 
 DENSE, RELU, LEAKY_RELU, SIGMOID, TANH = 0, 1, 2, 3, 4
 KINDS = {"dense": DENSE, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID,
@@ -37,7 +42,7 @@ COLUMNS = ("kind", "fan_in", "fan_out", "w", "b", "y", "mask", "dx")
 
 def _digest() -> str:
     h = hashlib.sha256()
-    for mod in (_act, _dense, _loss):
+    for mod in (_act, _dense, _loss, _optim):
         with open(os.path.abspath(mod.__file__), "rb") as f:
             h.update(f.read())
     return h.hexdigest()
@@ -75,16 +80,14 @@ def _make_forward(digest: str):
 
 def _make_backward(digest: str):
     @kernel
-    def chain_backward(x, w, g, a, table, dout, need_dx0):
-        """Every layer's backward pass from dout = d loss / d output; the first layer's
-        dx only when need_dx0."""
+    def chain_backward(x, w, g, a, table, dout):
+        """Every layer's backward pass from dout = d loss / d output (no dx for the
+        first layer)."""
         digest
         n = x.shape[0]
         d = dout                                             # (N, fan_out)
         for l in range(table.shape[0] - 1, -1, -1):
             kind, fi, fo = table[l, 0], table[l, 1], table[l, 2]
-            do = table[l, 7]
-            dx = a[do:do + n * fi].reshape(n, fi)            # (N, fan_in)
             if kind == DENSE:
                 wo, bo = table[l, 3], table[l, 4]
                 if l > 0:
@@ -94,9 +97,12 @@ def _make_backward(digest: str):
                     h = x
                 dW = g[wo:wo + fi * fo].reshape(fi, fo)      # (fan_in, fan_out)
                 db = g[bo:bo + fo]                           # (fan_out,)
-                if l == 0 and not need_dx0:
+                if l == 0:
                     dense_backward_params(h, d, dW, db)
-                    continue
+                    return
+            do = table[l, 7]
+            dx = a[do:do + n * fi].reshape(n, fi)            # (N, fan_in)
+            if kind == DENSE:
                 dense_backward(h, w[wo:wo + fi * fo].reshape(fi, fo), d, dx, dW, db)
             elif kind == SIGMOID or kind == TANH:
                 yo = table[l, 5]
@@ -121,12 +127,18 @@ def _make(digest: str):
     # the two kernels below reach the ones above as globals: a closure over a
     # dispatcher would not give a stable cache key
     @kernel
-    def chain_classes(x, target, w, g, a, table, slopes, loss_kind, margin, probs, dout,
-                      bad, need_dx0):
-        """forward, softmax_ce or hinge on integer targets (N,), backward; returns the
-        batch-mean loss (NaN with bad[0] = the sample when a label is out of range, and
-        then no backward)."""
+    def chain_classes(X, Y, rows, x, target, w, g, a, table, slopes, loss_kind, margin,
+                      probs, dout, bad, sgd, lr):
+        """The batch x = X[rows], target = Y[rows] (integer classes), forward, softmax_ce
+        or hinge, backward, and when `sgd` the update w -= lr g; returns the batch-mean
+        loss (NaN with bad[0] = the sample when a label is out of range, and then
+        neither backward nor update)."""
         digest
+        for i in range(rows.size):
+            r = rows[i]
+            for j in range(x.shape[1]):
+                x[i, j] = X[r, j]                            # (N, I) <- (M, I)
+            target[i] = Y[r]                                 # (N,) <- (M,)
         s = _chain_forward(x, w, a, table, slopes)            # (N, C)
         if loss_kind == SOFTMAX_CE:
             value = softmax_ce(s, target, probs, dout, bad)
@@ -134,20 +146,32 @@ def _make(digest: str):
             value = hinge(s, target, margin, dout, bad)
         if bad[0] >= 0:
             return value
-        _chain_backward(x, w, g, a, table, dout, need_dx0)
+        _chain_backward(x, w, g, a, table, dout)
+        if sgd:
+            sgd_step(w, g, lr)
         return value
 
     @kernel
-    def chain_values(x, target, w, g, a, table, slopes, loss_kind, dout, need_dx0):
-        """forward, mse or bce on targets shaped like the output, backward; returns the
-        batch-mean loss."""
+    def chain_values(X, Y, rows, x, target, w, g, a, table, slopes, loss_kind, dout, sgd,
+                     lr):
+        """The batch x = X[rows], target = Y[rows] (shaped like the output), forward, mse
+        or bce, backward, and when `sgd` the update w -= lr g; returns the batch-mean
+        loss."""
         digest
+        for i in range(rows.size):
+            r = rows[i]
+            for j in range(x.shape[1]):
+                x[i, j] = X[r, j]                            # (N, I) <- (M, I)
+            for j in range(target.shape[1]):
+                target[i, j] = Y[r, j]                       # (N, O) <- (M, O)
         s = _chain_forward(x, w, a, table, slopes)            # (N, O)
         if loss_kind == MSE:
             value = mse(s, target, dout)
         else:
             value = bce_logits(s, target, dout)
-        _chain_backward(x, w, g, a, table, dout, need_dx0)
+        _chain_backward(x, w, g, a, table, dout)
+        if sgd:
+            sgd_step(w, g, lr)
         return value
 
     return chain_classes, chain_values

@@ -1,0 +1,77 @@
+"""Provides train_iteration: one training iteration of a NetworkProgram at run mode's speed.
+
+The same arithmetic as the program's steps (every value bit for bit), with less around
+it: the batch's rows drawn once an epoch; the iteration's rng only for layers that draw
+from it; no dx for a first dense layer (nothing keeps it); for a chain of dense and
+elementwise layers, one fused kernel call for the batch, forward, loss and backward
+(and a plain SGD update; tuinn/engine/fastpath.py); else layer by layer; one optimizer
+call for the packed parameters; and one copy of them for the time-travel snapshot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def train_iteration(prog) -> float:
+    """Run iteration prog.iteration and advance to the next; returns its loss (before
+    the update). The start of the iteration goes into prog.history."""
+    it = prog.iteration
+    rows = prog.batch_rows(it)
+    packed = prog.packed
+    if packed is not None and not packed.intact():
+        packed.repack()                        # a layer put a new array in place of a view
+    plans = prog._plans
+    plan = plans.get(prog.x, prog.y, len(rows)) if plans is not None else None
+    stepped = False
+    if plan is not None:
+        l2 = prog.spec.network.loss.l2
+        opt = prog.optimizer
+        stepped = not l2 and opt.type == "sgd"          # then the fused call updates too
+        loss = (plan.run(prog.x, prog.y, rows, opt.lr if stepped else None)
+                + (prog.l2_value() if l2 else 0.0))
+        if it == len(prog.losses):
+            prog.losses.append(loss)           # record_loss's usual case, a float already
+        else:
+            prog.record_loss(it, loss)
+        if l2:
+            for i in range(len(prog.layers) - 1, -1, -1):
+                for sub in prog._l2_layers[i]:
+                    prog._add_l2_grads(sub)
+    else:
+        loss = layer_by_layer(prog, it, prog.x.take(rows, axis=0), prog.y.take(rows, axis=0))
+        if packed is not None and not packed.intact():
+            packed.repack()
+    if not stepped and (packed is None or not prog.optimizer.step_packed(packed.w, packed.g)):
+        for key, (layer, k) in prog.param_layers.items():
+            prog.optimizer.step(key, layer.params[k], layer.grads[k])
+    prog.advance(run_mode=True)
+    return float(loss)
+
+
+def layer_by_layer(prog, it: int, xb: np.ndarray, yb: np.ndarray) -> float:
+    """Forward, loss (recorded), backward with L2 gradients, layer by layer; returns
+    the loss."""
+    rng = prog.iteration_rng(it) if prog._needs_rng else None
+    h = xb
+    for layer in prog.layers:
+        h = layer.forward(h, True, rng)
+    loss = prog.loss.forward(h, yb) + prog.l2_value()
+    prog.record_loss(it, loss)
+    d = prog.loss.backward()
+    l2 = prog.spec.network.loss.l2
+    first = prog._first_dx
+    for i in range(len(prog.layers) - 1, -1, -1):
+        layer = prog.layers[i]
+        if layer is first and first.need_dx:
+            first.need_dx = False
+            try:
+                d = layer.backward(d)
+            finally:
+                first.need_dx = True
+        else:
+            d = layer.backward(d)
+        if l2:
+            for sub in prog._l2_layers[i]:
+                prog._add_l2_grads(sub)
+    return loss
