@@ -1,14 +1,17 @@
-"""Provides gradcheck: every parameter's analytic gradient against centred differences.
+"""Provides gradient checks: analytic gradients against centred finite differences.
 
-Always in float64, on one batch (iteration 0's), dropout masks held fixed, L2 included.
-The relative error of a parameter is ||a - n|| / max(||a|| + ||n||, 1e-12) over the
-entries checked (all of them, or `max_entries` drawn at random for large tensors).
+`gradcheck(spec)`: every parameter of a network, always in float64, on one batch
+(iteration 0's), dropout masks held fixed, L2 included. The relative error of a
+parameter is ||a - n|| / max(||a|| + ||n||, 1e-12) over the entries checked (all, or
+`max_entries` drawn at random for large tensors). `graph_node_check` and `param_check`
+do the same for one node in the app.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -18,117 +21,114 @@ THRESHOLD = 1e-5
 
 
 @dataclass
-class ParamCheck:
-    name: str
-    shape: tuple[int, ...]
-    checked: int
+class NodeCheck:
+    """A centred-difference check of one node's or parameter's gradient."""
+    name: str                    # the node, input or parameter checked
+    analytic: np.ndarray
+    numeric: np.ndarray
     rel_error: float
-    max_abs: float
+    shape: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
         return bool(np.isfinite(self.rel_error) and self.rel_error <= THRESHOLD)
 
+    @property
+    def checked(self) -> int:
+        return int(np.size(self.numeric))
 
-def _loss(prog, xb, yb) -> float:
-    h = xb
-    for layer in prog.layers:
-        h = layer.forward(h, True, np.random.default_rng(0))
-    return float(prog.loss.forward(h, yb) + prog.l2_value())
+    @property
+    def max_abs(self) -> float:
+        return float(np.abs(self.analytic - self.numeric).max()) if self.checked else 0.0
 
 
-def gradcheck(spec: Spec, eps: float = 1e-6, max_entries: int = 40) -> list[ParamCheck]:
+ParamCheck = NodeCheck       # what `tuinn gradcheck` prints, one per parameter
+
+
+def relative_error(a: np.ndarray, n: np.ndarray) -> float:
+    return float(np.linalg.norm(a - n) / max(np.linalg.norm(a) + np.linalg.norm(n), 1e-12))
+
+
+def centred(values: np.ndarray, idx: np.ndarray, f: Callable[[], float], eps: float) -> np.ndarray:
+    """(f(x + eps) - f(x - eps)) / 2 eps for each flat entry `idx` of `values` (in place,
+    restored after each)."""
+    flat = values.reshape(-1)
+    out = np.empty(len(idx), dtype=np.float64)
+    for j, i in enumerate(idx):
+        old = flat[i]
+        flat[i] = old + eps
+        plus = f()
+        flat[i] = old - eps
+        minus = f()
+        flat[i] = old
+        out[j] = (plus - minus) / (2 * eps)
+    return out
+
+
+def _entries(size: int, max_entries: int, rng: np.random.Generator) -> np.ndarray:
+    return np.arange(size) if size <= max_entries else \
+        np.sort(rng.choice(size, max_entries, replace=False))
+
+
+def _net_loss(prog, xb, yb, seed) -> Callable[[], float]:
+    """The batch loss (with L2) as a function of the parameters in place; each call
+    starts the same rng, so dropout draws the same mask."""
+    def loss() -> float:
+        h, rng = xb, np.random.default_rng(seed)
+        for layer in prog.layers:
+            h = layer.forward(h, True, rng)
+        return float(prog.loss.forward(h, yb) + prog.l2_value())
+    return loss
+
+
+def _backward(prog) -> None:
+    """Fill every layer's grads from the last forward (L2 included)."""
+    d = prog.loss.backward()
+    for layer in reversed(prog.layers):
+        d = layer.backward(d)
+        for owner in [layer, *layer.sublayers()]:
+            prog._add_l2_grads(owner)
+
+
+def gradcheck(spec: Spec, eps: float = 1e-6, max_entries: int = 40) -> list[NodeCheck]:
     from tuinn.engine.network import NetworkProgram
     spec = copy.deepcopy(spec)
     spec.info.dtype = "float64"
     prog = NetworkProgram(spec)
     xb, yb = prog.batch(0)
-    _loss(prog, xb, yb)                         # draws the dropout masks once
-    for layer in prog._all_layers():
-        if hasattr(layer, "freeze_mask"):
-            layer.freeze_mask = True
-    _loss(prog, xb, yb)
-    d = prog.loss.backward()
-    for layer in reversed(prog.layers):
-        d = layer.backward(d)
-        prog._add_l2_grads(layer)
-        for sub in layer.sublayers():
-            prog._add_l2_grads(sub)
-    analytic = {k: layer.grads[p].copy() for k, (layer, p) in prog.param_layers.items()}
+    loss = _net_loss(prog, xb, yb, 0)
+    loss()
+    _backward(prog)
     pick = np.random.default_rng(spec.info.seed)
     results = []
     for key, (layer, p) in prog.param_layers.items():
-        param = layer.params[p]
-        flat = param.reshape(-1)
-        idx = np.arange(flat.size) if flat.size <= max_entries else \
-            np.sort(pick.choice(flat.size, max_entries, replace=False))
-        a = analytic[key].reshape(-1)[idx]
-        n = np.empty_like(a)
-        for j, i in enumerate(idx):
-            old = flat[i]
-            flat[i] = old + eps
-            plus = _loss(prog, xb, yb)
-            flat[i] = old - eps
-            minus = _loss(prog, xb, yb)
-            flat[i] = old
-            n[j] = (plus - minus) / (2 * eps)
-        diff = np.linalg.norm(a - n)
-        rel = diff / max(np.linalg.norm(a) + np.linalg.norm(n), 1e-12)
-        results.append(ParamCheck(key, param.shape, len(idx), float(rel), float(np.abs(a - n).max())))
+        idx = _entries(layer.params[p].size, max_entries, pick)
+        a = layer.grads[p].reshape(-1)[idx].copy()
+        n = centred(layer.params[p], idx, loss, eps)
+        results.append(NodeCheck(key, a, n, relative_error(a, n), layer.params[p].shape))
     return results
-
-
-@dataclass
-class NodeCheck:
-    """A centred-difference check of one node's gradient, in the app."""
-    node: str
-    analytic: np.ndarray
-    numeric: np.ndarray
-    rel_error: float
-
-    @property
-    def ok(self) -> bool:
-        return bool(np.isfinite(self.rel_error) and self.rel_error <= THRESHOLD)
-
-
-def _rel(a: np.ndarray, n: np.ndarray) -> float:
-    return float(np.linalg.norm(a - n) / max(np.linalg.norm(a) + np.linalg.norm(n), 1e-12))
 
 
 def graph_node_check(session, node: str, eps: float = 1e-6) -> NodeCheck:
     """d(output)/d(node) by centred differences: perturb the node's value (an input or a
-    gate's output) and recompute the gates after it, in float64 on a scratch tape."""
+    gate's output) and recompute the gates after it, in float64."""
     from tuinn.engine import gates
-    from tuinn.engine.tape import Tape
     prog = session.program
     session.run_to_end()
-    base = Tape()
-    prog.reset(base)
-    for g in prog.spec.gates:
-        base.values[g.id] = gates.forward(g.op, [base.values[a] for a in g.args], g.const)
-    order = [g for g in prog.spec.gates]
-    after = order if node in prog.inputs else order[[g.id for g in order].index(node) + 1:]
-    value = np.asarray(base.values[node], dtype=np.float64)
+    values = {k: np.asarray(v, dtype=np.float64) for k, v in session.tape.values.items()}
+    ids = [g.id for g in prog.spec.gates]
+    after = prog.spec.gates if node in prog.inputs else prog.spec.gates[ids.index(node) + 1:]
+    value = values[node].copy()
 
-    def output_with(v: np.ndarray) -> float:
-        vals = {k: np.asarray(x, dtype=np.float64) for k, x in base.values.items()}
-        vals[node] = v
+    def output() -> float:
+        vals = dict(values, **{node: value})
         for g in after:
             vals[g.id] = gates.forward(g.op, [vals[a] for a in g.args], g.const)
         return float(vals[prog.output])
 
-    numeric = np.zeros_like(value)
-    flat, nflat = value.reshape(-1), numeric.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        plus = output_with(value)
-        flat[i] = old - eps
-        minus = output_with(value)
-        flat[i] = old
-        nflat[i] = (plus - minus) / (2 * eps)
+    numeric = centred(value, np.arange(value.size), output, eps).reshape(value.shape)
     analytic = np.asarray(prog.grad_of(session.tape, node), dtype=np.float64)
-    return NodeCheck(node, analytic, numeric, _rel(analytic, numeric))
+    return NodeCheck(node, analytic, numeric, relative_error(analytic, numeric), value.shape)
 
 
 def param_check(session, key: str, eps: float = 1e-6, max_entries: int = 40) -> NodeCheck:
@@ -138,37 +138,13 @@ def param_check(session, key: str, eps: float = 1e-6, max_entries: int = 40) -> 
     here = session.tick
     session.sync()
     xb, yb = prog.batch(prog.iteration)
-    rng_seed = [prog.seed, 2, prog.iteration]
-
-    def loss() -> float:
-        h = xb
-        rng = np.random.default_rng(rng_seed)
-        for layer in prog.layers:
-            h = layer.forward(h, True, rng)
-        return float(prog.loss.forward(h, yb) + prog.l2_value())
-
+    loss = _net_loss(prog, xb, yb, [prog.seed, 2, prog.iteration])
     loss()
-    d = prog.loss.backward()
-    for layer in reversed(prog.layers):
-        d = layer.backward(d)
-        prog._add_l2_grads(layer)
-        for sub in layer.sublayers():
-            prog._add_l2_grads(sub)
+    _backward(prog)
     layer, p = prog.param_layers[key]
-    param = layer.params[p]
-    flat = param.reshape(-1)
-    idx = np.arange(flat.size) if flat.size <= max_entries else \
-        np.sort(np.random.default_rng(0).choice(flat.size, max_entries, replace=False))
-    analytic = layer.grads[p].reshape(-1)[idx].astype(np.float64)
-    numeric = np.empty_like(analytic)
-    for j, i in enumerate(idx):
-        old = flat[i]
-        flat[i] = old + eps
-        plus = loss()
-        flat[i] = old - eps
-        minus = loss()
-        flat[i] = old
-        numeric[j] = (plus - minus) / (2 * eps)
+    idx = _entries(layer.params[p].size, max_entries, np.random.default_rng(0))
+    a = layer.grads[p].reshape(-1)[idx].astype(np.float64)
+    n = centred(layer.params[p], idx, loss, eps)
     session.sync()
     session.goto(here)
-    return NodeCheck(key, analytic, numeric, _rel(analytic, numeric))
+    return NodeCheck(key, a, n, relative_error(a, n), layer.params[p].shape)
