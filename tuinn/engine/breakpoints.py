@@ -262,64 +262,16 @@ _FAST = {**dict.fromkeys(NONFINITE, _fast_nonfinite), "loss": _fast_loss,
 
 
 # ------------------------------------------------------------------ the list
-class Breakpoints:
+class Breakpoints(D.TextList):
     """An ordered list of breakpoints; the first enabled one that holds wins."""
 
-    def __init__(self, items: Iterable[Breakpoint] = ()):
-        self.items: list[Breakpoint] = list(items)
-
-    @classmethod
-    def from_spec(cls, texts: Iterable[str], names=None, *, file: str | None = None,
-                  line: int | None = None) -> "Breakpoints":
-        """From `[debug] breakpoints`; errors point at that key."""
-        out = cls()
-        for text in texts:
-            try:
-                out.add(text, names)
-            except TuinnError as err:
-                err.file, err.line = err.file or file, err.line or line
-                err.key = "debug.breakpoints"
-                raise
-        return out
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> Breakpoint:
-        return self.items[i]
-
-    def list(self) -> list[Breakpoint]:
-        return list(self.items)
+    key = "debug.breakpoints"
+    what = "breakpoint"
+    parse = staticmethod(lambda text, names=None: parse_breakpoint(text, names))
 
     @property
     def active(self) -> list[Breakpoint]:
         return [bp for bp in self.items if bp.enabled]
-
-    def add(self, bp: Breakpoint | str, names=None) -> Breakpoint:
-        """Add (parsing text); a breakpoint with the same text is returned, not doubled."""
-        if isinstance(bp, str):
-            bp = parse_breakpoint(bp, names)
-        old = next((b for b in self.items if b.text == bp.text), None)
-        if old is None:
-            self.items.append(bp)
-        return old or bp
-
-    def find(self, which: int | str | Breakpoint) -> Breakpoint:
-        """By position, text or identity; TuinnError if there is none."""
-        for i, bp in enumerate(self.items):
-            if bp is which or (isinstance(which, str) and bp.text == which.strip()) or \
-                    (type(which) is int and i == which):
-                return bp
-        raise TuinnError(f"no breakpoint {which!r}",
-                         hint=did_you_mean(str(which), [b.text for b in self.items]))
-
-    def remove(self, which: int | str | Breakpoint) -> Breakpoint:
-        bp = self.find(which)
-        self.items.remove(bp)
-        return bp
 
     def toggle(self, which: int | str | Breakpoint, enabled: bool | None = None) -> bool:
         """Flip (or set) enabled; returns the new state."""

@@ -378,45 +378,12 @@ def parse_watch(text: str, names: Iterable[str] | None = None) -> Watch:
     return Watch(text.strip(), ref, fns)
 
 
-class Watches:
+class Watches(D.TextList):
     """An ordered list of watches, evaluated together."""
 
-    def __init__(self, items: Iterable[Watch] = ()):
-        self.items: list[Watch] = list(items)
-
-    @classmethod
-    def from_spec(cls, texts: Iterable[str], names=None, *, file: str | None = None,
-                  line: int | None = None) -> "Watches":
-        out = cls()
-        for text in texts:
-            try:
-                out.add(text, names)
-            except TuinnError as err:
-                err.file, err.line, err.key = err.file or file, err.line or line, "debug.watch"
-                raise
-        return out
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def add(self, watch: Watch | str, names=None) -> Watch:
-        if isinstance(watch, str):
-            watch = parse_watch(watch, names)
-        for old in self.items:
-            if old.text == watch.text:
-                return old
-        self.items.append(watch)
-        return watch
-
-    def remove(self, which: int | str | Watch) -> Watch:
-        for i, w in enumerate(self.items):
-            if w is which or (type(which) is int and i == which) or \
-                    (isinstance(which, str) and w.text == which.strip()):
-                return self.items.pop(i)
-        raise TuinnError(f"no watch {which!r}")
+    key = "debug.watch"
+    what = "watch"
+    parse = staticmethod(lambda text, names=None: parse_watch(text, names))
 
     def evaluate(self, session) -> list[WatchValue]:
         return [w.evaluate(session) for w in self.items]
