@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tuinn.engine import debug as D
+from tuinn.engine.debuglist import TextList
 from tuinn.engine import watches as W
-from tuinn.engine.debug import LOSS, NONFINITE, POSITIONAL, Ref, did_you_mean
+from tuinn.engine.debug import LOSS, NONFINITE, POSITIONAL, Ref
 from tuinn.errors import TuinnError
 from tuinn.fmt import num
 
@@ -262,7 +263,7 @@ _FAST = {**dict.fromkeys(NONFINITE, _fast_nonfinite), "loss": _fast_loss,
 
 
 # ------------------------------------------------------------------ the list
-class Breakpoints(D.TextList):
+class Breakpoints(TextList):
     """An ordered list of breakpoints; the first enabled one that holds wins."""
 
     key = "debug.breakpoints"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tuinn.engine import debug as D
+from tuinn.engine.debuglist import TextList
 from tuinn.engine.debug import INPUT, LOSS, SATURATING, Ref
 from tuinn.errors import TuinnError
 from tuinn.fmt import num, summary
@@ -378,7 +379,7 @@ def parse_watch(text: str, names: Iterable[str] | None = None) -> Watch:
     return Watch(text.strip(), ref, fns)
 
 
-class Watches(D.TextList):
+class Watches(TextList):
     """An ordered list of watches, evaluated together."""
 
     key = "debug.watch"

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import ProgressBar
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, ProgressBar
 
 from tuinn.engine.controller import Controller, Progress
 from tuinn.engine.session import Session
 from tuinn.errors import TuinnError
 from tuinn.tui.messages import EngineChanged
 from tuinn.tui.present import output_value
+from tuinn.tui.widgets.debug_panel import DebugPanel, DebugRow
 from tuinn.tui.widgets.status import StatusBar
+from tuinn.tui.widgets.step_list import StepList
 
 STEP_KEYS = [
     Binding("n,right", "step", "Step", key_display="n/→", priority=True),
@@ -40,6 +43,22 @@ class DebuggerScreen(Screen):
         self.ready = False
         self.last_frame: dict = {}
         self.controller = Controller(session, self._from_engine)
+
+    # ------------------------------------------------------------------ layout
+    def compose(self):
+        yield StatusBar()
+        yield ProgressBar(id="warm", show_eta=False)
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield StepList(id="steps")
+                yield DebugPanel(id="debug")
+            with Vertical(id="right"):
+                yield from self.compose_panels()
+        yield Footer()
+
+    def compose_panels(self):
+        """The kind's own panels, right of the step list."""
+        return iter(())
 
     # ------------------------------------------------------------------ engine
     def _from_engine(self, event: object) -> None:
@@ -103,7 +122,6 @@ class DebuggerScreen(Screen):
 
     @staticmethod
     def debug_rows(s: Session, values) -> list:
-        from tuinn.tui.widgets.debug_panel import DebugRow
         rows = [DebugRow("breakpoint", i, bp.text, bp.enabled, bp.hits)
                 for i, bp in enumerate(s.breakpoints)]
         rows += [DebugRow("watch", i, w.text, value=v.format())
@@ -120,8 +138,14 @@ class DebuggerScreen(Screen):
         self.last_frame.update(frame)
         self.status()
         if "debug" in frame:
-            from tuinn.tui.widgets.debug_panel import DebugPanel
             self.query_one(DebugPanel).show(frame["debug"])
+        if "lines" in frame:
+            self.query_one(StepList).show(frame["lines"], frame["current"], frame["done"])
+
+    def on_step_list_jump(self, message) -> None:
+        """Enter in the step list: run (or rewind) the pass to the end of that step."""
+        target = message.index
+        self._do(lambda s: s.goto(s.tick_of(target) + s.steps[target].substeps))
 
     def status(self, message: str = "") -> None:
         phase, tick, total, value, extra = self.last_frame.get("status", ("ready", 0, 0, "", ""))

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, ProgressBar
 
 from tuinn.tui.present import diagram_labels, diagram_nodes, gate_view, step_line
 from tuinn.tui.render.circuit import CircuitDiagram
 from tuinn.tui.screens.base import DebuggerScreen
 from tuinn.tui.screens.edit import EditInput
-from tuinn.tui.widgets.debug_panel import DebugPanel
 from tuinn.tui.widgets.graph_view import GraphView
 from tuinn.tui.widgets.inspector import GateInspector
-from tuinn.tui.widgets.status import StatusBar
-from tuinn.tui.widgets.step_list import StepList
 
 
 class GraphScreen(DebuggerScreen):
@@ -28,17 +23,9 @@ class GraphScreen(DebuggerScreen):
         self.order = list(prog.inputs) + [g.id for g in prog.spec.gates]
         self.selected: str | None = None     # None: follow the current step
 
-    def compose(self) -> ComposeResult:
-        yield StatusBar()
-        yield ProgressBar(id="warm", show_eta=False)
-        with Horizontal(id="main"):
-            with Vertical(id="left"):
-                yield StepList(id="steps")
-                yield DebugPanel(id="debug")
-            with Vertical(id="right"):
-                yield GraphView(self.order, id="graph")
-                yield GateInspector(id="inspector")
-        yield Footer()
+    def compose_panels(self) -> ComposeResult:
+        yield GraphView(self.order, id="graph")
+        yield GateInspector(id="inspector")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -62,7 +49,6 @@ class GraphScreen(DebuggerScreen):
 
     def draw(self, f: dict) -> None:
         super().draw(f)
-        self.query_one(StepList).show(f["lines"], f["current"], f["done"])
         graph = self.query_one(GraphView)
         graph.show(f["diagram"], follow=f["follow"])
         graph.selected = f["follow"]          # up/down move on from the node on show
@@ -71,10 +57,6 @@ class GraphScreen(DebuggerScreen):
     def on_graph_view_selected(self, message: GraphView.Selected) -> None:
         self.selected = message.node
         self.refresh_frame()
-
-    def on_step_list_jump(self, message: StepList.Jump) -> None:
-        target = message.index
-        self._do(lambda s: s.goto(s.tick_of(target) + s.steps[target].substeps))
 
     def _do(self, fn) -> None:
         self.selected = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import ContentSwitcher, Footer, ProgressBar
+from textual.containers import Horizontal
+from textual.widgets import ContentSwitcher
 
 from tuinn.engine.controller import Progress
 from tuinn.engine.network import LOSS
@@ -18,12 +18,9 @@ from tuinn.tui.render.circuit import CircuitDiagram
 from tuinn.tui.screens.base import DebuggerScreen
 from tuinn.tui.widgets.conv_view import ConvView
 from tuinn.tui.widgets.data_view import DataPanel
-from tuinn.tui.widgets.debug_panel import DebugPanel
 from tuinn.tui.widgets.graph_view import GraphView
 from tuinn.tui.widgets.loss_plot import LossPanel
 from tuinn.tui.widgets.rnn_view import RecurrentView
-from tuinn.tui.widgets.status import StatusBar
-from tuinn.tui.widgets.step_list import StepList
 from tuinn.tui.widgets.tensor_view import TensorInspector
 
 
@@ -55,26 +52,18 @@ class NetworkScreen(DebuggerScreen):
         self.data_panel: DataPanel | None = None
         self.rnn_pick: tuple[str | None, int] = (None, 0)      # (layer, selected unit)
 
-    def compose(self) -> ComposeResult:
+    def compose_panels(self) -> ComposeResult:
         prog = self.session.program
-        yield StatusBar()
-        yield ProgressBar(id="warm", show_eta=False)
-        with Horizontal(id="main"):
-            with Vertical(id="left"):
-                yield StepList(id="steps")
-                yield DebugPanel(id="debug")
-            with Vertical(id="right"):
-                yield GraphView(self.order, id="graph")
-                yield ConvView(id="conv")
-                yield RecurrentView(id="rnn")
-                with Horizontal(id="bottom"):
-                    yield TensorInspector(id="inspector")
-                    with ContentSwitcher(initial="loss", id="side"):
-                        yield LossPanel(id="loss")
-                        if "data" in self.views:
-                            n_classes = int(prog.y.max()) + 1 if prog.loss.is_classification else 2
-                            yield DataPanel(prog.x, prog.y, n_classes, False, id="data")
-        yield Footer()
+        yield GraphView(self.order, id="graph")
+        yield ConvView(id="conv")
+        yield RecurrentView(id="rnn")
+        with Horizontal(id="bottom"):
+            yield TensorInspector(id="inspector")
+            with ContentSwitcher(initial="loss", id="side"):
+                yield LossPanel(id="loss")
+                if "data" in self.views:
+                    n_classes = int(prog.y.max()) + 1 if prog.loss.is_classification else 2
+                    yield DataPanel(prog.x, prog.y, n_classes, False, id="data")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -133,7 +122,6 @@ class NetworkScreen(DebuggerScreen):
             self.query_one(DataPanel).show(*f["grid"])
         if "lines" not in f:
             return
-        self.query_one(StepList).show(f["lines"], f["current"], f["done"])
         graph = self.query_one(GraphView)
         graph.show(f["diagram"], follow=f["follow"])
         graph.selected = f["follow"]          # up/down move on from the node on show
@@ -180,10 +168,6 @@ class NetworkScreen(DebuggerScreen):
     def on_conv_view_changed(self, message: ConvView.Changed) -> None:
         self.conv_pick = (message.layer, message.cell, message.filter)
         self.refresh_frame()
-
-    def on_step_list_jump(self, message: StepList.Jump) -> None:
-        target = message.index
-        self._do(lambda s: s.goto(s.tick_of(target) + s.steps[target].substeps))
 
     def tensor_of(self, s, node: str, what: str):
         from tuinn.tui.present_net import grad_of, value_of
