@@ -310,3 +310,15 @@ def test_random_graphs_stay_connected(seed, n_inputs, n_gates):
               for n in nodes}
     output = nodes[-1].id if rng.random() < 0.8 else rng.choice(nodes).id
     check_circuit(nodes, output, labels, current=rng.choice(nodes).id)
+
+
+def test_inputs_near_stand_beside_their_first_user():
+    nodes = [DiagramNode("x", "x", "input"), DiagramNode("W", "W", "input"),
+             DiagramNode("h", "@", "gate", ("x", "W")), DiagramNode("b", "b", "input"),
+             DiagramNode("a", "+", "gate", ("h", "b")), DiagramNode("f", "relu", "gate", ("a",))]
+    labels = {n.id: EdgeLabel("1") for n in nodes}
+    far = CircuitDiagram(nodes, "f", labels)
+    near = CircuitDiagram(nodes, "f", labels, inputs_near=True)
+    assert far.node_box("b")[0] < far.node_box("h")[0]        # first column
+    assert near.node_box("h")[0] < near.node_box("b")[0] < near.node_box("a")[0]
+    assert near.node_box("x")[0] == far.node_box("x")[0]

@@ -97,8 +97,12 @@ class CircuitDiagram:
                  value_style: str | Style = "green", grad_style: str | Style = "red",
                  current_style: str | Style = "bold reverse", box_style: str | Style = "",
                  selected_style: str | Style = "bold", edge_style: str | Style = "",
-                 output_name: str | None = None, min_label_width: int = 0):
+                 output_name: str | None = None, min_label_width: int = 0,
+                 inputs_near: bool = False):
+        """inputs_near: draw each input just left of its first user instead of in the
+        first column (the network view: parameters beside their layer)."""
         self.nodes = {n.id: n for n in nodes}
+        self.inputs_near = inputs_near
         self.output, self.labels, self.current, self.selected = output, labels, current, selected
         st = lambda s: s if isinstance(s, Style) else Style.parse(s)  # noqa: E731
         self.value_style, self.grad_style = st(value_style), st(grad_style)
@@ -156,6 +160,14 @@ class CircuitDiagram:
                 raise ValueError("circuit: the graph has a cycle")
             for n in ready:
                 col[n.id] = 1 + max((col[a] for a in n.args), default=-1)
+        if self.inputs_near:                 # an input stands just left of its first user
+            first: dict[str, int] = {}
+            for n in nodes:
+                for a in n.args:
+                    first[a] = min(first.get(a, col[n.id]), col[n.id])
+            for n in nodes:
+                if n.kind == "input" and n.id in first:
+                    col[n.id] = first[n.id] - 1
 
     def _build_slots(self, nodes: list[DiagramNode]) -> None:
         slots: dict[str, _Slot] = {}

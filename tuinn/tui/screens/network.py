@@ -100,7 +100,8 @@ class NetworkScreen(DebuggerScreen):
             lines=[step_line(s, i) for i in range(len(s.steps))],
             current=step.index if step else None, done=s.done_steps, follow=shown,
             diagram=CircuitDiagram(self.nodes, LOSS, network_labels(s), current=current,
-                                   selected=self.selected, min_label_width=14),
+                                   selected=self.selected, min_label_width=14,
+                                   inputs_near=True),
             tensor=tensor_view(s, shown), conv=None, rnn=None)
         if self.layer_view and step is not None:
             picked, cell, filt = self.conv_pick

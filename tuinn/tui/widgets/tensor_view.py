@@ -35,6 +35,14 @@ def render_tensor(view: TensorView, max_cols: int = 32) -> Group:
         parts.append(Text.assemble((label, f"bold {KIND_STYLE.get(kind, '')}"), "  ", stats_line(arr)))
         if arr.size <= 12:
             parts.append(Text(fmt.array_text(arr, 4), style=KIND_STYLE.get(kind, "")))
+        elif arr.ndim == 1 and arr.size > max_cols:
+            # a long vector wraps into rows (a bias, a batch's losses) instead of striding
+            width = max(w for w in range(1, max_cols + 1) if arr.size % w == 0)
+            if width >= max_cols // 2:
+                parts.append(Text(f"{fmt.shape(arr)} in rows of {width}", style="dim italic"))
+                parts.append(Heatmap(arr.reshape(-1, width), max_rows=12, max_cols=max_cols))
+            else:
+                parts.append(Heatmap(arr, max_rows=12, max_cols=max_cols))
         else:
             parts.append(Heatmap(arr, max_rows=12, max_cols=max_cols))
     return Group(*parts)
