@@ -71,13 +71,18 @@ def print_trace(spec: Spec, session, events: Iterable[dict]) -> None:
         table.add_column(col)
     final = None
     prog = session.program
-    for n, ev in enumerate(events):
+    n = 0
+    for ev in events:
         if ev["event"] == "step":
+            n += 1
             value = fmt.summary(ev["value"]) if "value" in ev else ""
-            grad = fmt.summary(ev["grad"]) if "grad" in ev else ""
+            grad = ""
+            if "grad" in ev:        # a gradient's norm says more than its mean (often ~0)
+                g = np.asarray(ev["grad"])
+                grad = fmt.norm_summary(g) if g.size == 1 else f"{fmt.shape(g)} {fmt.norm_summary(g)}"
             style = "green" if ev["phase"] == "forward" else ("red" if ev["phase"] == "backward" else "yellow")
             label = prog.label(ev["node"]) if hasattr(prog, "label") else ev["op"]
-            table.add_row(str(n + 1), f"[{style}]{ev['phase']}[/]", ev["node"], label, value, grad)
+            table.add_row(str(n), f"[{style}]{ev['phase']}[/]", ev["node"], label, value, grad)
         elif ev["event"] == "iteration":
             table.add_row("", "[bold]iteration[/]", str(ev["iteration"]), f"epoch {ev['epoch']}",
                           f"loss {fmt.num(ev['loss'], 6)}", "")

@@ -158,7 +158,7 @@ class NetworkProgram:
             add("forward", layer.name, layer.type, self._fwd(layer, prev), layer.name, layer.substeps())
             prev = layer.name
         add("forward", LOSS, self.loss.spec.type if hasattr(self.loss, "spec") else "loss", self._loss_fwd(prev))
-        add("backward", LOSS, "loss", self._loss_bwd(prev))
+        add("backward", LOSS, self.loss.type, self._loss_bwd(prev))
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             below = self.layers[i - 1].name if i else INPUT
