@@ -119,3 +119,16 @@ async def test_first_frame_before_the_build_and_build_errors_exit_2(tmp_path):
         assert good.screen.__class__.__name__ in ("LoadingScreen", "NetworkScreen")
         await settle(pilot)
         assert good.screen.__class__.__name__ == "NetworkScreen" and good.session is not None
+
+
+@run_async
+async def test_loss_plot_log_scale_is_automatic_and_toggles():
+    app = make_app("lr-too-large")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await press(pilot, "c")
+        panel = app.screen.query_one("#loss")
+        assert panel.wide and panel.log_scale             # the divergence spans 300 decades
+        await press(pilot, "l")
+        assert not panel.log_scale and "(log)" not in panel.border_title
+        await press(pilot, "l")
+        assert panel.log_scale and "(log)" in panel.border_title

@@ -77,3 +77,10 @@ LAYER_VIEWS = {
 def test_layer_views(snap_compare, view, size):
     name, keys = LAYER_VIEWS[view]
     assert snap_compare(make_app(name), terminal_size=size, run_before=keys_then_settle(keys))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_nan_breakpoint_stop(snap_compare, size):
+    """Run mode stopped by the scenario's `nan` breakpoint: the reason, the step, the panel."""
+    assert snap_compare(make_app("lr-too-large"), terminal_size=size,
+                        run_before=keys_then_settle(("c",)))

@@ -139,6 +139,7 @@ class DebuggerScreen(Screen):
         self.status()
         if "debug" in frame:
             self.query_one(DebugPanel).show(frame["debug"])
+            self.set_class(bool(frame["debug"]), "-has-debug")
         if "lines" in frame:
             self.query_one(StepList).show(frame["lines"], frame["current"], frame["done"])
 

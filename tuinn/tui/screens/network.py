@@ -84,9 +84,11 @@ class NetworkScreen(DebuggerScreen):
         f = super().frame(session) if not self.controller.running else {
             "status": super().frame(session)["status"],
             "debug": self.debug_rows(session, session.watches.evaluate_program(prog))}
-        f["losses"] = (list(prog.losses),
-                       [prog.val_losses.get(i, float("nan")) for i in range(len(prog.losses))],
-                       prog.iteration)
+        train = list(prog.losses)
+        positive = [v for v in train if 0 < v < float("inf")]
+        wide = bool(positive) and max(positive) > 1000 * min(positive)
+        f["losses"] = (train, [prog.val_losses.get(i, float("nan")) for i in range(len(train))],
+                       prog.iteration, wide)
         if self.data_panel is not None:
             f["grid"] = prog.decision_grid(*self.data_panel.grid_dims)
         return f
@@ -117,8 +119,7 @@ class NetworkScreen(DebuggerScreen):
     def draw(self, f: dict) -> None:
         super().draw(f)
         if "losses" in f:
-            train, val, marker = f["losses"]
-            self.query_one(LossPanel).show(train, val, marker)
+            self.query_one(LossPanel).show(*f["losses"])
         if "grid" in f:
             self.query_one(DataPanel).show(*f["grid"])
         if "lines" not in f:
@@ -251,6 +252,4 @@ class NetworkScreen(DebuggerScreen):
         super()._do(fn)
 
     def action_log_scale(self) -> None:
-        panel = self.query_one(LossPanel)
-        panel.log_y = not panel.log_y
-        panel.show(panel.train, panel.val, panel.marker)
+        self.query_one(LossPanel).toggle_log()
