@@ -69,15 +69,19 @@ class DebuggerScreen(Screen):
             pass
 
     def on_mount(self) -> None:
+        self.status("compiling or loading kernels…")
+        self.controller.submit(self.frame)          # the panels appear before the kernels
         self.controller.submit(self._warm, "warm")
 
     def _warm(self, session: Session) -> str:
-        """Run every step once so Numba compiles (or loads) each kernel, with progress."""
+        """Run every step once so Numba compiles (or loads) each kernel, with progress
+        reported before each step: a cold compile of one step can take seconds."""
         n = len(session.steps)
         session.restart()
         for i in range(n):
+            nxt = session.steps[session.ticks[session.tick][0]] if not session.at_end else None
+            self._from_engine(("warm", i, n, nxt.title if nxt else ""))
             session.step_over()
-            self._from_engine(("warm", i + 1, n, session.current.node))
         session.restart()
         return "warm"
 
@@ -87,7 +91,7 @@ class DebuggerScreen(Screen):
             _, done, total, node = event
             for bar in self.query("#warm").results(ProgressBar):
                 bar.update(total=total, progress=done)
-            self.status(f"preparing kernels {done}/{total} ({node})")
+            self.status(f"compiling or loading kernels {done}/{total}: {node}")
         elif event == "warm":
             self.ready = True
             self.query("#warm").remove()
