@@ -163,6 +163,9 @@ class NetworkScreen(DebuggerScreen):
         else:
             self.status()
 
+    def on_data_panel_resized(self, message: DataPanel.Resized) -> None:
+        self.refresh_frame()
+
     def on_graph_view_selected(self, message: GraphView.Selected) -> None:
         self.selected = message.node
         self.refresh_frame()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.message import Message
 from textual.widget import Widget
 
 from tuinn.tui.render.decision import DecisionMap
@@ -22,13 +23,19 @@ class DataPanel(Widget):
     #: the grid the engine evaluates, kept up to date on resize (read from the engine thread)
     grid_dims: tuple[int, int] = DecisionMap.grid_shape(36, 8)
 
+    class Resized(Message):
+        """The grid the engine evaluates has changed size: ask for a new frame."""
+
     def on_resize(self) -> None:
-        self.grid_dims = self.grid_shape()
+        dims = self.grid_shape()
+        if dims != self.grid_dims:
+            self.grid_dims = dims
+            self.post_message(self.Resized())
 
     def grid_shape(self) -> tuple[int, int]:
         """The grid for the current size (the slot's size while hidden)."""
         size = self.size if self.size.width else self.parent.size
-        return DecisionMap.grid_shape(max(8, size.width - 2), max(4, size.height - 3))
+        return DecisionMap.grid_shape(max(8, size.width), max(3, size.height - 1))
 
     def show(self, grid, extent) -> None:
         self.grid, self.extent = grid, extent

@@ -53,8 +53,14 @@ class GraphView(ScrollableContainer, can_focus=True):
         if self.diagram is None:
             return
         x, y, w, h = self.diagram.node_box(node)
-        view_w, view_h = self.scrollable_content_region.size
         width, height = self.diagram.size()
+        # the view from the panel's size and the drawing's (not from whichever
+        # scrollbars happen to show right now), so the same state scrolls the same way
+        view_w, view_h = self.content_region.size
+        if height > view_h:
+            view_w -= 1
+        if width > view_w:
+            view_h -= 1
         # centre the node when the drawing is larger than the panel: the most context around it
         sx = min(max(0, x + w // 2 - view_w // 2), max(0, width - view_w))
         sy = min(max(0, y + h // 2 - view_h // 2), max(0, height - view_h))
