@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tuinn.engine import layers as _layers  # noqa: F401  (registers the layer types)
 from tuinn.engine import runmode
 from tuinn.engine.fastpath import ChainPlans
 from tuinn.engine.kernels.optim import all_finite
@@ -120,11 +119,8 @@ class NetworkProgram:
 
     # ------------------------------------------------------------------ building
     def _all_layers(self) -> list[Layer]:
-        out = []
-        for layer in self.layers:
-            out.append(layer)
-            out.extend(layer.sublayers())
-        return out
+        """Every layer, those inside residual blocks included."""
+        return self._all(self.layers)
 
     def _set_params(self, net) -> None:
         given = dict(net.params)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from tuinn import fmt
 from tuinn.engine import gates
 from tuinn.engine.session import Session
@@ -127,6 +125,3 @@ def output_value(session: Session) -> str:
         return f"loss = {fmt.num(session.program.losses[-1], 4)} (it {last})"
     return "loss = " + ("?" if v is None else fmt.num(v, 4))
 
-
-def is_scalar(a) -> bool:
-    return np.ndim(a) == 0
