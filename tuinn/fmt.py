@@ -81,3 +81,40 @@ def to_json(a):
     """A float or nested lists of floats (NaN/Inf as JSON's NaN/Infinity)."""
     a = np.asarray(a, dtype=np.float64)
     return float(a) if a.ndim == 0 else a.tolist()
+
+
+# C0 controls (but tab and newline), DEL, C1 controls, and the bidirectional overrides that
+# can reorder what a terminal shows
+_UNSAFE = {c: None for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0D, 0x20), 0x7F,
+                             *range(0x80, 0xA0), 0x200E, 0x200F, *range(0x202A, 0x202F),
+                             *range(0x2066, 0x206A)]}
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe(text: object, limit: int | None = None, newlines: bool = False) -> str:
+    """Text from a user's file, fit for a terminal: control characters written as `\\x1b`.
+
+    Tabs stay; newlines stay only with `newlines=True` (descriptions), else they show as
+    `\\n`. `limit` cuts the text to that many characters with "…". This is about raw
+    bytes reaching the terminal; Rich markup is a separate matter: pass the result to
+    `rich.text.Text` (never to a markup string) or through `rich.markup.escape`.
+    """
+    text = str(text)
+    if limit is not None and len(text) > limit:
+        text = text[: max(1, limit - 1)] + "…"
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch == "\n" and newlines:
+            out.append(ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif code in _UNSAFE:
+            out.append(_escape_char(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
