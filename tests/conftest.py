@@ -8,7 +8,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
-CONTRACT = ROOT.parent / "shared" / "contract"
+CONTRACT = ROOT / "tests" / "contract" / "v1"        # copies of the contract cases (data)
+CONTRACT_V2 = ROOT / "tests" / "contract" / "v2"
 
 try:
     from syrupy.extensions.single_file import SingleFileSnapshotExtension  # noqa: F401

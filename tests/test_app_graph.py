@@ -1,6 +1,7 @@
 """Pilot key-press tests of the graph screen (everything by keyboard)."""
 
 import numpy as np
+import pytest
 
 from ui_helpers import make_app, press, run_async, settle, text_of
 
@@ -126,3 +127,129 @@ async def test_command_palette_offers_every_action():
         await pilot.press("enter")
         await settle(pilot)
         assert app.session.tick == 2 and app.session.phase == "forward"
+
+
+# ---- issue 10: the whole circuit on screen at 80x24 and 120x40 ----------------------------
+
+def bundled_graphs() -> list[str]:
+    import tomllib
+
+    from conftest import SCENARIOS
+    return sorted(p.stem for p in SCENARIOS.glob("*.toml")
+                  if tomllib.loads(p.read_text())["scenario"].get("kind") == "graph")
+
+
+def screen_text(app) -> str:
+    from tuinn.tui.headless import svg_to_text
+    w, h = app.size
+    return svg_to_text(app.export_screenshot(), w, h)
+
+
+def graph_panel_text(app) -> str:
+    """The rows of the screen that the graph panel covers, inside its border."""
+    graph = app.screen.query_one("#graph")
+    region = graph.content_region
+    rows = screen_text(app).split("\n")
+    return "\n".join(row[region.x:region.right] for row in rows[region.y:region.bottom])
+
+
+def test_every_bundled_graph_is_tested():
+    assert {"add-mul", "branch", "gate-patterns", "matrix", "sigmoid-gate",
+            "sigmoid-neuron"} <= set(bundled_graphs())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("name", bundled_graphs())
+def test_whole_graph_on_screen_after_each_pass(name, size):
+    """Every input, the output and the current gate show without scrolling, after the
+    forward pass and after the backward pass; the current gate is highlighted."""
+    from tuinn.tui.render.circuit_fit import FitCircuit
+
+    @run_async
+    async def go():
+        app = make_app(name)
+        async with app.run_test(size=size) as pilot:
+            prog = app.session.program
+            for keys in (("f",), ("f",)):
+                await press(pilot, *keys)
+                graph = app.screen.query_one("#graph")
+                width, height = graph.diagram.size()
+                view_w, view_h = graph.content_region.size
+                assert isinstance(graph.source, FitCircuit) and graph.fit
+                assert width <= view_w and height <= view_h, graph.diagram.layout
+                assert graph.scroll_offset == (0, 0)
+                text = graph_panel_text(app)
+                words = set(text.replace("▶", " ").replace("─", " ").split())
+                for name_ in list(prog.inputs) + [prog.output]:
+                    assert name_ in words, (name_, text)
+                current = app.session.current.node
+                x, y, w, h = graph.diagram.node_box(current)
+                row = text.split("\n")[y + h // 2]
+                assert prog.label(current) in row[x:x + w]
+                assert "┃" in row[x:x + w] or "━" in text.split("\n")[y][x:x + w]
+    go()
+
+
+@run_async
+async def test_gate_arithmetic_visible_at_80x24():
+    """The inspector's `upstream × local = downstream` rows show at 80x24 (issue 10, item 5)."""
+    app = make_app("sigmoid-neuron")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, "f", "f")                     # at mul1's backward step
+        text = screen_text(app)
+        assert "upstream × local = downstream" in text
+        assert "∇ 0.1966 × -1 = ∇ -0.1966" in text and "∇ 0.1966 × 2 = ∇ 0.3932" in text
+        assert "mul1 = w0 * x0 = -2" in text
+
+
+@run_async
+async def test_z_toggles_fit_and_full_size():
+    app = make_app("sigmoid-neuron")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, "f")
+        graph = app.screen.query_one("#graph")
+        fitted = graph.diagram
+        assert fitted.size()[0] <= graph.content_region.width
+        assert "z full size" in str(graph.border_subtitle)
+        await press(pilot, "z")
+        assert not graph.fit and graph.diagram.layout == "full size"
+        assert graph.diagram.size()[0] > graph.content_region.width      # it scrolls
+        assert graph.scroll_offset.x > 0                # to the current gate, at the far right
+        assert "z fit" in str(graph.border_subtitle)
+        await press(pilot, "n")                          # stays full size while stepping
+        assert not graph.fit and graph.diagram.layout == "full size"
+        await press(pilot, "z")
+        assert graph.fit and graph.diagram.size() == fitted.size()
+        assert any(k == "z" and "full size" in d for k, d in app.key_list())     # in the help
+
+
+@run_async
+async def test_fit_follows_a_resize():
+    app = make_app("sigmoid-neuron")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await press(pilot, "f")
+        graph = app.screen.query_one("#graph")
+        big = graph.diagram.layout
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert graph.diagram.layout != big
+        assert graph.diagram.size()[0] <= graph.content_region.width
+        assert graph.diagram.size()[1] <= graph.content_region.height
+
+
+@run_async
+async def test_header_shows_the_recomputed_output_after_an_edit():
+    """Edit an input before the output is computed: the header gives the new output (at
+    the end of the pass), not `f = ?`; once the cursor computes it, the plain value."""
+    app = make_app("add-mul")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, "e")
+        app.screen.query_one("#value").value = "4"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.session.tick == 0
+        status = text_of(app.screen.query_one("StatusBar"))
+        assert "f = -36 at the end" in status and "f = ?" not in status
+        await press(pilot, "f")
+        status = text_of(app.screen.query_one("StatusBar"))
+        assert "f = -36" in status and "at the end" not in status

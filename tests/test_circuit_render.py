@@ -17,7 +17,7 @@ N, L = DiagramNode, EdgeLabel
 _N, _S, _E, _W = (0, -1), (0, 1), (1, 0), (-1, 0)
 OPEN = {"─": {_E, _W}, "│": {_N, _S}, "┌": {_S, _E}, "┐": {_S, _W}, "└": {_N, _E}, "┘": {_N, _W},
         "├": {_N, _S, _E}, "┤": {_N, _S, _W}, "┬": {_E, _W, _S}, "┴": {_E, _W, _N},
-        "┼": {_N, _S, _E, _W}}
+        "┼": {_N, _S, _E, _W}, "╮": {_W, _S}, "╭": {_S, _E}, "╯": {_N, _W}, "╰": {_N, _E}}
 
 SIGMOID_VALUES = dict(
     w0=("2.00", "-0.20"), x0=("-1.00", "0.39"), w1=("-3.00", "-0.39"), x1=("-2.00", "-0.59"),
@@ -45,8 +45,9 @@ def render(d: CircuitDiagram, width: int = 200) -> list[str]:
     return console.export_text().split("\n")[:-1]
 
 
-def trace(d: CircuitDiagram, lines: list[str], node: str) -> list[tuple]:
-    """Follow the line leaving `node`'s box; the arrowheads (x, y) it reaches, or ("stub", ..)."""
+def trace(d: CircuitDiagram, lines: list[str], node: str, inline: str = "") -> list[tuple]:
+    """Follow the line leaving `node`'s box; the arrowheads (x, y) it reaches, or ("stub", ..).
+    inline: the label written on the wire (" 2 ∇-0.2 "), passed over when going east."""
     x, y, w, h = d.node_box(node)
     stack, seen, found = [(x + w, y + h // 2, _E)], set(), []
     while stack:
@@ -54,6 +55,8 @@ def trace(d: CircuitDiagram, lines: list[str], node: str) -> list[tuple]:
         if (x, y, dr) in seen:
             continue
         seen.add((x, y, dr))
+        if inline and dr == _E and 0 <= y < len(lines) and lines[y].startswith(inline, x):
+            x += len(inline)
         ch = lines[y][x] if 0 <= y < len(lines) and 0 <= x < len(lines[y]) else " "
         if ch in "▶ ":
             found.append((x, y) if ch == "▶" else ("stub", x, y))
@@ -78,28 +81,46 @@ def check_circuit(nodes: list[DiagramNode], output: str, labels=None, **kw):
     assert len(lines) == height and all(len(line) == width for line in lines)
     assert render(d, width=d.size()[0]) == lines                 # deterministic
     entries = {}
+    compact, inline = kw.get("compact", False), kw.get("labels_inline", False)
+    shown = kw.get("label_nodes")
     for n in nodes:
         x, y, w, h = d.node_box(n.id)
+        top = (0 if inline else 1) if compact else 0          # label rows above the box
+        bh = h - 2 * top
         if n.kind == "gate" and n.id not in (kw.get("current"), kw.get("selected")):
-            assert lines[y][x:x + w] == "┌" + "─" * (w - 2) + "┐"
-            assert lines[y + h - 1][x:x + w] == "└" + "─" * (w - 2) + "┘"
-            assert all(lines[r][x] == "│" == lines[r][x + w - 1] for r in range(y + 1, y + h - 1))
+            if bh == 1:
+                assert lines[y + top][x:x + w] == "[" + n.label + "]"
+            else:
+                assert lines[y + top][x:x + w] == "┌" + "─" * (w - 2) + "┐"
+                assert lines[y + top + bh - 1][x:x + w] == "└" + "─" * (w - 2) + "┘"
+                assert all(lines[r][x] == "│" == lines[r][x + w - 1]
+                           for r in range(y + top + 1, y + top + bh - 1))
         assert n.label in lines[y + h // 2][x:x + w]
         for k in range(len(n.args)):
-            entries[(x - 1, y + 1 + 2 * k)] = (n.id, k)
-        lab = labels.get(n.id)
-        if lab is not None and lab.value:
-            assert lab.value in lines[y + h // 2 - 1][x + w:]
-        if lab is not None and lab.grad is not None:
-            assert GRAD_PREFIX + lab.grad in lines[y + h // 2 + 1][x + w:]
-    ex, ey, _, _ = d.node_box(_END)
-    entries[(ex - 1, ey)] = (_END, 0)
+            entries[d.entry_cell(n.id, k)] = (n.id, k)
+        lab = labels.get(n.id) if shown is None or n.id in shown else None
+        if shown is not None and n.id not in shown:
+            assert GRAD_PREFIX not in lines[y + h // 2][x + w:x + w + 3]
+        if lab is not None and inline and lab.value:
+            text = lab.value + (" " + GRAD_PREFIX + lab.grad if lab.grad is not None else "")
+            assert " " + text + " " in lines[y + h // 2][x + w:]
+        elif lab is not None:
+            if lab.value:
+                assert lab.value in lines[y + h // 2 - 1][x + w:]
+            if lab.grad is not None:
+                assert GRAD_PREFIX + lab.grad in lines[y + h // 2 + 1][x + w:]
+    for key in [_END] + [f"{_END}:{m}" for m in kw.get("more_outputs", ())]:
+        entries[d.entry_cell(key, 0)] = (key, 0)
     reached: dict[tuple, str] = {}
     for n in nodes:
         want = sorted([(c.id, k) for c in nodes for k, a in enumerate(c.args) if a == n.id]
-                      + ([(_END, 0)] if n.id == output else []))
+                      + ([(_END, 0)] if n.id == output else [])
+                      + ([(f"{_END}:{n.id}", 0)] if n.id in kw.get("more_outputs", ()) else []))
         got = []
-        for hit in trace(d, lines, n.id):
+        lab = labels.get(n.id) if shown is None or n.id in shown else None
+        on_wire = "" if not (inline and lab and lab.value) else \
+            " " + lab.value + (" " + GRAD_PREFIX + lab.grad if lab.grad is not None else "") + " "
+        for hit in trace(d, lines, n.id, on_wire):
             if hit[0] == "stub":
                 assert not want, f"{n.id}: line ends at {hit}"
                 continue
@@ -322,3 +343,102 @@ def test_inputs_near_stand_beside_their_first_user():
     assert far.node_box("b")[0] < far.node_box("h")[0]        # first column
     assert near.node_box("h")[0] < near.node_box("b")[0] < near.node_box("a")[0]
     assert near.node_box("x")[0] == far.node_box("x")[0]
+
+
+# ---- denser forms for small panels (issue 10) ----------------------------------------------
+
+DENSE = [dict(compact=True), dict(compact=True, labels_inline=True),
+         dict(compact=True, labels_inline=True, row_gap=1),
+         dict(compact=True, labels_inline=True, wire_pad=0, short_labels=True),
+         dict(compact=True, labels_inline=True, inputs_near=True)]
+
+
+@pytest.mark.parametrize("kw", DENSE, ids=lambda kw: ",".join(kw))
+def test_dense_forms_keep_every_edge(kw):
+    labels = {k: L(v, g) for k, (v, g) in SIGMOID_VALUES.items()}
+    d, lines = check_circuit(sigmoid_nodes(), "f", labels, output_name="f", **kw)
+    full = sigmoid(output_name="f")
+    assert d.size()[1] < full.size()[1]                   # fewer rows; inline ones are wider
+    if not kw.get("labels_inline"):
+        assert d.size()[0] < full.size()[0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 5), st.integers(1, 16), st.sampled_from(DENSE))
+def test_random_graphs_in_dense_forms(seed, n_inputs, n_gates, kw):
+    rng = random.Random(seed)
+    nodes = [N(f"i{i}", f"in{i}", "input") for i in range(n_inputs)]
+    for g in range(n_gates):
+        ids = [n.id for n in nodes]
+        args = tuple(rng.choice(ids[-5:] if rng.random() < 0.7 else ids)
+                     for _ in range(rng.choice([1, 1, 2, 2, 3])))
+        nodes.append(N(f"g{g}", rng.choice(["+", "*", "exp", "max", "σ", "@"]), "gate", args))
+    labels = {n.id: L(f"{rng.uniform(-9, 9):.2f}", rng.choice([None, "0.50"])) for n in nodes}
+    shown = {n.id for n in nodes if rng.random() < 0.5} if rng.random() < 0.3 else None
+    check_circuit(nodes, nodes[-1].id, labels, current=rng.choice(nodes).id, label_nodes=shown, **kw)
+
+
+def test_compact_boxes():
+    d = sigmoid(compact=True, labels_inline=True, current="exp1", selected="addc1")
+    lines = render(d)
+    x, y, w, h = d.node_box("neg1")
+    assert h == 1 and lines[y][x:x + w] == "[*-1]" and lines[y][x - 1] == "▶"
+    x, y, w, h = d.node_box("exp1")
+    assert lines[y][x:x + w] == "┃exp┃"                     # current: heavy, like ┏━┓
+    x, y, w, h = d.node_box("addc1")
+    assert lines[y][x:x + w] == "║+1║"                      # selected: double, like ╔═╗
+    x, y, w, h = d.node_box("mul1")                           # two arguments: 3 rows, each
+    assert h == 3 and lines[y][x:x + w] == "┌───┐" and lines[y + 1][x:x + w] == "│ * │"
+    assert lines[y][x - 1] == lines[y + 2][x - 1] == "▶"    # enters with its own arrow
+    d = sigmoid(compact=True, labels_inline=True, current="w2")
+    x, y, w, h = d.node_box("w2")
+    assert render(d)[y][x:x + w] == "┃w2┃"
+
+
+def test_inline_labels_sit_on_the_wire():
+    d = sigmoid(compact=True, labels_inline=True, output_name="f")
+    lines = render(d)
+    x, y, w, h = d.node_box("exp1")
+    row = lines[y]
+    assert row[x + w:].startswith("─ 0.37 ∇-0.53 ─")          # "─", blank, text, blank, wire
+    assert d.size()[1] == 7                                   # one row per input (5) + 2
+    tall = sigmoid(compact=True, output_name="f")             # above and below: 3 rows each
+    assert tall.size()[1] == 15
+
+
+def test_label_nodes_label_only_those_edges():
+    d = sigmoid(compact=True, labels_inline=True, label_nodes={"exp1"})
+    text = "\n".join(render(d))
+    assert "0.37 ∇-0.53" in text and "1.37" not in text and "∇" not in text.replace("∇-0.53", "")
+    assert d.size()[0] < sigmoid(compact=True, labels_inline=True).size()[0]
+
+
+def test_label_reserve_keeps_the_layout_while_numbers_arrive():
+    full = {k: L(v, g) for k, (v, g) in SIGMOID_VALUES.items()}
+    reserve = {k: (len(v), 1 + len(g)) for k, (v, g) in SIGMOID_VALUES.items()}
+    forward = {k: L(v) for k, (v, _) in SIGMOID_VALUES.items() if k in ("w0", "x0", "mul1")}
+    for kw in DENSE:
+        a = CircuitDiagram(sigmoid_nodes(), "f", full, label_reserve=reserve, **kw)
+        b = CircuitDiagram(sigmoid_nodes(), "f", forward, label_reserve=reserve, **kw)
+        c = CircuitDiagram(sigmoid_nodes(), "f", {}, label_reserve=reserve, **kw)
+        assert a.size() == b.size() == c.size()
+        assert all(a.node_box(n.id) == b.node_box(n.id) == c.node_box(n.id) for n in sigmoid_nodes())
+
+
+def test_short_labels_only_when_asked():
+    labels = {"x": L("(1,3) μ=0.5", "μ=0.1", short=("μ=0.5", "μ=0.1")),
+              "f": L("2", "1")}
+    nodes = [N("x", "x", "input"), N("f", "mean", "gate", ("x",))]
+    long = "\n".join(render(CircuitDiagram(nodes, "f", labels, compact=True, labels_inline=True)))
+    short = "\n".join(render(CircuitDiagram(nodes, "f", labels, compact=True, labels_inline=True,
+                                            short_labels=True)))
+    assert "(1,3) μ=0.5 ∇μ=0.1" in long and "(1,3)" not in short and " μ=0.5 ∇μ=0.1 " in short
+
+
+def test_more_outputs_end_in_their_names():
+    labels = {k: L(v, g) for k, (v, g) in SIGMOID_VALUES.items()}
+    nodes = [n for n in sigmoid_nodes() if n.id in ("w0", "x0", "w1", "x1", "mul1", "mul2")]
+    d, lines = check_circuit(nodes, "mul1", labels, more_outputs=("mul2",), compact=True)
+    assert any(line.rstrip().endswith("▶ mul2") for line in lines)
+    with pytest.raises(ValueError):
+        CircuitDiagram(nodes, "mul1", labels, more_outputs=("nope",))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 
+import re
+
 import numpy as np
 import pytest
 from conftest import SCENARIOS
@@ -13,7 +15,7 @@ from ui_helpers import run_async
 
 from tuinn.engine.build import open_session
 from tuinn.tui.present_conv import ConvData, conv_view, dot_product_text, formula_lines
-from tuinn.tui.widgets.conv_view import ConvView, grid_lines, number4, render_conv
+from tuinn.tui.widgets.conv_view import ConvView, grid_lines, number, render_conv
 
 
 def session(name: str):
@@ -211,14 +213,26 @@ def test_caches_are_read_only_when_the_step_ran_in_this_pass():
 
 # ------------------------------------------------------------------ the widget
 
-def test_number4_keeps_four_characters():
-    cases = {0.0: "   0", 0.534: "0.53", -0.534: "-.53", -1.234: "-1.2", 1.234: "1.23",
-             12.34: "12.3", -12.3: " -12", 123.4: " 123", 12345.0: " 1e4", -0.004: "-.00",
-             float("nan"): " nan", float("-inf"): "-inf"}
+def test_grid_numbers_keep_one_format():
+    cases = {0.0: " 0.00", 0.534: " 0.53", -0.534: "-0.53", -1.234: "-1.23", 1.234: " 1.23",
+             9.99: " 9.99", -0.004: " 0.00", float("nan"): "  nan", float("-inf"): " -inf"}
     for v, want in cases.items():
-        assert number4(v) == want, v
-    for v in np.random.default_rng(0).normal(0, 100, 200):
-        assert len(number4(v)) == 4
+        assert number(v) == want, v
+    for v in np.random.default_rng(0).uniform(-9.99, 9.99, 200):
+        assert re.fullmatch(r" ?-?\d\.\d\d", number(v)) and len(number(v)) == 5
+
+
+def test_grids_are_scaled_into_the_format_and_marked_with_spaces():
+    s = session("cnn-bars")
+    goto_sub(s, "backward", "conv1", 4)
+    for g in conv_view(s).grids:
+        finite = np.abs(g.values[np.isfinite(g.values)])
+        assert finite.max() < 9.995 and (finite.max() >= 0.1 or finite.max() == 0), g.title
+        for line in grid_lines(g)[1:]:
+            for m in re.finditer("[›»▲◆∘]", line.plain):       # a space each side of a marker
+                assert line.plain[m.start() - 1] == " " and line.plain[m.end()] == " ", line.plain
+            numbers = re.findall(r"-?\d+\.\d+", line.plain)
+            assert all(re.fullmatch(r"-?\d\.\d\d", n) for n in numbers), line.plain
 
 
 def test_widget_text_marks_window_padding_and_current_cell():
@@ -231,7 +245,10 @@ def test_widget_text_marks_window_padding_and_current_cell():
     assert len(lines) <= 22                          # the top panel at 120x40
     assert text.count("›") == 9 + 1                  # the 3x3 window, and the legend
     assert text.count("»") == 1 + 1                  # the cell being written, and the legend
-    assert "   ·" in lines[2]                        # the top padding row
+    top = lines.index(next(line for line in lines if line.startswith("input padded 1")))
+    assert lines[top + 1].split() == ["·"] * 8         # the top padding row
+    assert top <= 5                                    # arithmetic and formula above the grids
+    assert "(6 - 3 + 2·1) / 1 + 1 = 6" in " ".join(lines[:top])
     flat = " ".join(line.strip() for line in lines)
     assert "(6 - 3 + 2·1) / 1 + 1 = 6" in flat and "+ b " in flat
     assert "receptive field of output (1, 1): 3x3" in flat

@@ -141,11 +141,11 @@ def test_npz(tmp_path):
     assert err.value.file == str(bad) and "labels" in err.value.message
     pickled = tmp_path / "obj.npz"
     np.savez(pickled, x=np.array([{"a": 1}, {"b": 2}], dtype=object), y=np.ones(2))
-    with pytest.raises(TuinnError, match="cannot read"):
+    with pytest.raises(TuinnError, match="holds objects"):
         D.load_data(DataSpec(file=str(pickled)), (2,), None)
     notzip = tmp_path / "junk.npz"
     notzip.write_text("hello")
-    with pytest.raises(TuinnError, match="cannot read"):
+    with pytest.raises(TuinnError, match="not a readable .npz"):
         D.load_data(DataSpec(file=str(notzip)), (2,), None)
     with pytest.raises(TuinnError, match="not found"):
         D.load_data(DataSpec(file=str(tmp_path / "missing.npz")), (2,), None)

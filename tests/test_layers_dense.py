@@ -22,7 +22,7 @@ from tuinn.errors import TuinnError
 from tuinn.scenario.spec import LayerSpec, LossSpec, OptimizerSpec
 
 SETTINGS = settings(max_examples=25, deadline=None)
-CONTRACT = pathlib.Path("/work/shared/contract/mlp-softmax-l2-sgd.expected.json")
+CONTRACT = pathlib.Path(__file__).parent / "contract" / "v1" / "mlp-softmax-l2-sgd.expected.json"
 
 
 def make(type_, in_shape, name=None, dtype=np.float64, seed=0, **options):
@@ -96,7 +96,7 @@ def test_dense_float32_matches_naive():
 
 def test_dense_params_init_and_shapes():
     layer = make("dense", (3,), units=2, init="zeros")
-    assert layer.out_shape == (2,) and layer.weight_params == ("W",)
+    assert layer.out_shape == (2,) and layer.l2_params() == ["W"]
     assert layer.params["W"].shape == (3, 2) and not layer.params["W"].any()
     assert layer.params["b"].shape == (2,) and not layer.params["b"].any()
     assert set(layer.grads) == {"W", "b"} and layer.param_count() == 8
@@ -126,7 +126,7 @@ def test_dense_caches_and_reuses_buffers():
 
 def test_dense_rejects_unflattened_inputs():
     with pytest.raises(TuinnError, match="flatten"):
-        make("dense", (2, 3), units=4)
+        make("dense", (1, 2, 3), units=4)                # an image; (T, F) is a sequence
     layer = make("dense", (6,), units=4)
     with pytest.raises(TuinnError, match="flatten"):
         layer.forward(np.ones((2, 2, 3)), True, None)
@@ -137,7 +137,7 @@ def test_dense_rejects_unflattened_inputs():
 def test_build_layer_attaches_the_spec_line():
     spec = LayerSpec("dense", "dense1", {"units": 2}, line=12)
     with pytest.raises(TuinnError) as err:
-        build_layer(spec, (2, 2), np.random.default_rng(0), np.float64)
+        build_layer(spec, (1, 2, 2), np.random.default_rng(0), np.float64)
     assert err.value.line == 12
 
 

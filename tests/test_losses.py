@@ -131,7 +131,7 @@ def test_class_targets_are_converted_or_refused():
     with pytest.raises(TuinnError, match="one integer class label per sample"):
         loss.forward(s, np.array([0, 1]))
     with pytest.raises(TuinnError, match="scores of shape"):
-        loss.check_targets(np.array([0]), (1, 2, 3))
+        loss.check_targets(np.array([0]), (1, 2, 3, 4))
 
 
 def test_regression_targets():

@@ -87,8 +87,9 @@ def test_heatmap_truncation_note_and_stride():
 
 def test_heatmap_narrow_console_shows_fewer_columns():
     lines, _ = render(Heatmap(np.ones((2, 32))), width=20)
-    assert len(lines[0]) <= 20
-    assert any("of 32 cols" in line for line in lines)
+    assert all(len(line) <= 20 for line in lines)           # note and legend shortened too
+    assert any("cols 8/32" in line for line in lines)
+    assert lines[-2].startswith("▐-█▓▒░ ░▒▓█+▌") and lines[-1] == "1 … 1"
 
 
 def test_heatmap_reshapes_higher_dims_and_scalars():
@@ -334,8 +335,22 @@ def test_decision_mono_textures_and_footer():
     assert "\x1b[" not in ansi
     assert lines[0] == "     ·····"                             # class 0 blank, class 1 dots
     assert lines[3][2] == "●"
-    assert lines[-1].startswith("x 0 … 10  y 0 … 10")
-    assert "● 0" in lines[-1] and "▲ 1" in lines[-1]
+    assert lines[-1] == "● 0  ▲ 1"              # 10 cells: the legend alone, every class
+    wide, _ = render(_map([[2.5, 2.5]], [0], shape=(40, 5)), color_system=None)
+    assert wide[-1] == "x 0 … 10  y 0 … 10  ● 0  ▲ 1"
+
+
+@pytest.mark.parametrize("width, classes", [(38, 3), (24, 3), (16, 3), (40, 8), (26, 8)])
+def test_decision_legend_shows_every_class_within_the_map_width(width, classes):
+    """The spiral's three classes at 80x24 (a 38-cell map): every class in the legend."""
+    gh, gw = DecisionMap.grid_shape(width, 6)
+    dm = DecisionMap(np.zeros((gh, gw), dtype=int), np.zeros((0, 2)), np.zeros(0),
+                     extent=(-1.03, 1.17, -1.03, 0.983), n_classes=classes)
+    lines, _ = render(dm, width=120)
+    footer = lines[-1].rstrip()
+    assert len(footer) <= width, footer
+    for k in range(classes):
+        assert CLASS_GLYPHS[k] in footer and str(k) in footer, footer
 
 
 def test_decision_half_blocks_upper_fg_lower_bg():

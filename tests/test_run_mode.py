@@ -69,7 +69,7 @@ def test_runs_to_the_end_of_training():
 
 
 def test_history_zero_keeps_nothing_and_still_pauses_and_steps():
-    text = (SCENARIOS / "xor.toml").read_text() + "\n[debug]\nhistory = 0\n"
+    text = (SCENARIOS / "xor.toml").read_text().replace("[debug]\n", "[debug]\nhistory = 0\n")
     s = Session(build_program(load_text(text, str(SCENARIOS / "h0.toml"))))
     prog = s.program
     for _ in range(5):

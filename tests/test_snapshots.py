@@ -84,3 +84,16 @@ def test_nan_breakpoint_stop(snap_compare, size):
     """Run mode stopped by the scenario's `nan` breakpoint: the reason, the step, the panel."""
     assert snap_compare(make_app("lr-too-large"), terminal_size=size,
                         run_before=keys_then_settle(("c",)))
+
+
+def test_export_confirm_overwrite(snap_compare, tmp_path, monkeypatch):
+    """The export dialog asks before it overwrites a file that exists."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "W.npy").write_bytes(b"")
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await press(pilot, "f", "f", "up", "up", "o")     # matmul1 -> b -> W
+        pilot.app.screen.query_one("#path").value = "W.npy"
+        await press(pilot, "enter")
+    assert snap_compare(make_app("matrix"), terminal_size=(80, 24), run_before=run_before)

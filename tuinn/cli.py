@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 
@@ -27,8 +26,10 @@ def report(err: TuinnError) -> None:
     """The one place a user error is printed: once, on stderr, no traceback."""
     from rich.console import Console
     from rich.text import Text
-    Console(stderr=True, highlight=False).print(
-        Text.assemble(("error: ", "bold red"), str(err)), soft_wrap=True)
+
+    from tuinn.fmt import safe
+    Console(stderr=True, highlight=False).print(      # the file's text, escaped, as Text
+        Text.assemble(("error: ", "bold red"), safe(str(err), newlines=True)), soft_wrap=True)
 
 
 def guarded(fn):
@@ -53,6 +54,15 @@ def _version(value: bool) -> None:
 def _main(version: Optional[bool] = typer.Option(
         None, "--version", callback=_version, is_eager=True, help="Show the version and exit.")):
     """tuinn: a terminal explorer and step-through debugger for neural networks."""
+    quiet_numpy()
+
+
+def quiet_numpy() -> None:
+    """NaN and Inf are results tuinn shows (and breakpoints stop at), not warnings:
+    NumPy's floating-point warnings never reach stderr, from any thread."""
+    import warnings
+    warnings.filterwarnings("ignore", category=RuntimeWarning,
+                            message=r"(overflow|divide by zero|invalid value|underflow) encountered")
 
 
 @app.command()
@@ -100,8 +110,9 @@ def trace(file: str = typer.Argument(..., help="A scenario file, or a bundled sc
     spec, session = open_session(file)
     events = graph_trace(session) if spec.info.kind == "graph" else network_trace(session, iterations)
     if as_json:
-        for ev in events:
-            sys.stdout.write(json.dumps(ev) + "\n")
+        from tuinn.engine.trace import json_line
+        for ev in events:                       # strict JSON: NaN/Inf as "nan"/"inf"/"-inf"
+            sys.stdout.write(json_line(ev) + "\n")
         return
     from tuinn.cli_print import print_trace
     print_trace(spec, session, events)
@@ -129,15 +140,17 @@ def train(file: str = typer.Argument(..., help="A network scenario file or bundl
 
 @app.command()
 @guarded
-def gradcheck(file: str = typer.Argument(..., help="A network scenario file or bundled name."),
+def gradcheck(file: str = typer.Argument(..., help="A scenario file or bundled name."),
               entries: int = typer.Option(40, "--entries", min=1,
-                                          help="Entries checked per parameter (random beyond).")):
-    """Check every parameter's gradient against centred differences (float64).
-    Exit 1 when any relative error exceeds 1e-5."""
+                                          help="Entries checked per tensor (random beyond).")):
+    """Check every parameter's (network) or input's (graph) gradient against centred
+    differences in float64. An entry passes when |a - n| <= 1e-6 + 1e-4·|n|; exit 1
+    when any fails."""
     from tuinn.cli_print import print_gradcheck
-    from tuinn.engine.gradcheck import gradcheck as check_all
-    spec, _ = _network(file, "gradcheck")
-    results = check_all(spec, max_entries=entries)
+    from tuinn.engine.build import open_session
+    from tuinn.engine.gradcheck import check_scenario
+    spec, _ = open_session(file)
+    results = check_scenario(spec, max_entries=entries)
     raise typer.Exit(print_gradcheck(spec, results))
 
 

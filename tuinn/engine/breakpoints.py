@@ -74,7 +74,7 @@ def parse_breakpoint(text: str, names: Iterable[str] | None = None) -> Breakpoin
     """Parse one breakpoint; TuinnError with the column and a hint when malformed.
     `names` (debug_names(program), or any list of names) checks tensor names."""
     if not isinstance(text, str):
-        raise TuinnError(f"a breakpoint is text, got {text!r}")
+        raise TuinnError(f"a breakpoint is text, got {type(text).__name__}")
     return Breakpoint(text.strip(), **D.parse_breakpoint_parts(text.strip(), D.as_names(names)))
 
 

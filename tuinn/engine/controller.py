@@ -2,9 +2,10 @@
 
 The UI calls `submit(fn)` for a stepping command and `run()` for run mode; each
 finished command calls `on_change(event)` from the engine thread (the UI hands that
-on to its own thread). Run mode trains at full speed with no per-step recording,
-reports at most `rate` times a second, and stops at the next iteration boundary
-when paused, when a NaN or Inf appears, or when the epochs are done.
+on to its own thread). Run mode trains with no per-step recording, at full speed or
+at `speed` iterations a second, reports at most `rate` times a second, and stops at
+the next iteration boundary when paused, when a NaN or Inf appears, or when the
+epochs are done.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class Controller:
         self.session = session
         self.on_change = on_change
         self.min_interval = 1.0 / rate
+        #: run mode's iterations a second (None: full speed); read at every iteration
+        self.speed: float | None = None
+        self._due: float | None = None           # when the next iteration may start
         self._queue: queue.Queue = queue.Queue()
         self._pause = threading.Event()
         self.running = False
@@ -91,6 +95,20 @@ class Controller:
             finally:
                 self.busy = False
 
+    def _throttle(self) -> None:
+        """At a set speed, wait out the rest of this iteration's time slot (woken at
+        once by pause). A slot missed by far is not caught up."""
+        now = time.monotonic()
+        speed = self.speed
+        if speed is None or speed <= 0:
+            return
+        due = (self._due if self._due is not None else now) + 1.0 / speed
+        if due - now > 1.0 / speed or due < now - 0.25:      # speed changed, or fell behind
+            due = now + 1.0 / speed
+        self._due = due
+        if due > now:
+            self._pause.wait(due - now)
+
     def _run_mode(self, session: Session) -> None:
         prog = session.program
         if session.tick > 0:                 # finish the iteration being stepped through
@@ -98,6 +116,7 @@ class Controller:
         total = prog.epochs * prog.per_epoch
         progress = Progress(prog.iteration, prog.epoch_of(prog.iteration))
         last = time.monotonic()
+        self._due = None
         reason = "done"
         bps = session.breakpoints
         hit = None
@@ -124,6 +143,7 @@ class Controller:
                 self.on_change(progress)
                 progress = Progress(prog.iteration, prog.epoch_of(prog.iteration))
                 last = now
+            self._throttle()
         if reason == "breakpoint":
             from tuinn.engine.breakpoints import locate
             session.stopped_because = locate(session, bps, hit[0]) or hit[1]

@@ -246,7 +246,7 @@ def _back(layer, rows: set[int], cols: set[int]) -> tuple[set[int], set[int]]:
         return (r, c) if r and c else (set(), set())
     if layer.type == "residual":                 # y = x + f(x): the union of both paths
         a = (rows, cols)
-        for sub in reversed(layer.sublayers()):
+        for sub in reversed(layer.children()):
             a = _back(sub, *a)
         return rows | a[0], cols | a[1]
     if layer.type in _PASS_THROUGH or (len(layer.in_shape) == 3

@@ -9,14 +9,16 @@ TuinnError naming the text, the column and, where it helps, a "did you mean".
 
 from __future__ import annotations
 
+import math
 import re
 from collections import namedtuple
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tuinn.errors import TuinnError
-from tuinn.fmt import num
+from tuinn.fmt import num, safe
 from tuinn.scenario.expr import did_you_mean as _close
+from tuinn.scenario.schema import in_range
 
 INPUT, LOSS = "input", "loss"
 PHASES = ("forward", "backward", "update")
@@ -44,14 +46,23 @@ KINDS = NONFINITE + METRICS + POSITIONAL
 _NETWORK_ONLY = ("dead_relu", "saturated", "iteration", "epoch", "layer")
 WATCH_FUNCTIONS = ("norm", "mean", "std", "max", "min", "sum", "abs")
 MAX_DEPTH = 2                      # max(abs(x)): one function inside another
+MAX_TEXT = 200                     # characters in one breakpoint or watch
+MAX_ENTRIES = 1000                 # breakpoints (or watches) in a [debug] list
 
 
 # ------------------------------------------------------------------ names
+def _q(text: object) -> str:
+    """User text quoted for a message (as repr quotes it): short, controls escaped."""
+    t = safe(text, limit=40)
+    quote = '"' if "'" in t and '"' not in t else "'"
+    return quote + t + quote
+
+
 def did_you_mean(word: str, options) -> str | None:
     """A hint naming the closest option (a different case first: dense1.w -> dense1.W)."""
     options = list(options)
     same = [o for o in options if o.lower() == word.lower()]
-    return f"did you mean {same[0]!r}?" if same else _close(word, options)
+    return f"did you mean {_q(same[0])}?" if same else _close(word, options)
 
 
 class Names(dict):
@@ -111,11 +122,17 @@ class Cursor:
 
     def __init__(self, text: str, what: str):
         self.text, self.what = text, what
+        self._check_length(text)
         self.toks = self._tokenize(text)
         self.k = 0
 
     def error(self, message: str, col: int, hint: str | None = None) -> TuinnError:
-        return TuinnError(f"{self.what} {self.text!r}: {message} (column {col + 1})", hint=hint)
+        return TuinnError(f"{self.what} {_q(self.text)}: {message} (column {col + 1})", hint=hint)
+
+    def _check_length(self, text: str) -> None:
+        if len(text) > MAX_TEXT:
+            raise self.error(f"too long ({len(text):,} characters; at most {MAX_TEXT})", 0,
+                             "a breakpoint or a watch is one short condition or name")
 
     def _tokenize(self, text: str) -> list[Tok]:
         out, i, n = [], 0, len(text)
@@ -129,7 +146,7 @@ class Cursor:
             if m:
                 end = m.end()
                 if end < n and (text[end].isalnum() or text[end] in "_."):
-                    raise self.error(f"malformed number {text[i:end + 1]!r}", i)
+                    raise self.error(f"malformed number {_q(text[i:end + 1])}", i)
                 out.append(Tok("num", m.group(), i))
                 i = end
                 continue
@@ -137,13 +154,13 @@ class Cursor:
             if m:
                 if m.group().startswith("__"):
                     raise self.error(f"names starting with '__' are not allowed "
-                                     f"({m.group()!r})", i, "only tensor names and numbers")
+                                     f"({_q(m.group())})", i, "only tensor names and numbers")
                 out.append(Tok("name", m.group(), i))
                 i = m.end()
                 continue
             op = next((o for o in _OPS if text.startswith(o, i)), None)
             if op is None:
-                raise self.error(_BAD.get(c, f"unexpected character {c!r}"), i)
+                raise self.error(_BAD.get(c, f"unexpected character {_q(c)}"), i)
             out.append(Tok("op", op, i))
             i += len(op)
         out.append(Tok("end", "", n))
@@ -164,7 +181,7 @@ class Cursor:
 
     @staticmethod
     def show(tok: Tok) -> str:
-        return "the end" if tok.kind == "end" else repr(tok.text)
+        return "the end" if tok.kind == "end" else _q(tok.text)
 
     def dotted(self, expected: str) -> tuple[str, int]:
         """NAME ('.' NAME)*, as one string, and its column."""
@@ -187,9 +204,12 @@ class Cursor:
             sign = -1.0 if self.take().text == "-" else 1.0
         tok = self.take()
         if tok.kind != "num":
-            raise self.error(f"expected a number after {after!r}, got {self.show(tok)}",
+            raise self.error(f"expected a number after {_q(after)}, got {self.show(tok)}",
                              tok.col)
-        return sign * float(tok.text), col
+        value = float(tok.text)
+        if not math.isfinite(value):
+            raise self.error(f"the number {_q(tok.text)} is too large", tok.col)
+        return sign * value, col
 
     def end(self, after: str) -> None:
         tok = self.peek()
@@ -220,20 +240,20 @@ def resolve(cur: Cursor, dotted: str, col: int, names: Names | None) -> Ref:
     grad = dotted.endswith(".grad")
     base = dotted[:-5] if grad else dotted
     if grad and (base.endswith(".grad") or base == "grad"):
-        raise cur.error(f"{dotted!r}: a gradient has no gradient here", col,
-                        f"write {base!r}")
+        raise cur.error(f"{_q(dotted)}: a gradient has no gradient here", col,
+                        f"write {_q(base)}")
     if names is None:
         return Ref(base, grad)
     kind = names.get(base)
     if kind is None:
-        raise cur.error(f"no tensor named {base!r}", col,
+        raise cur.error(f"no tensor named {_q(base)}", col,
                         did_you_mean(base, names) or _listing(names))
     if grad and kind.split(":")[0] not in GRADABLE:
         if kind == "loss":
             raise cur.error("loss.grad is 1 by definition", col, "watch loss, or a .grad "
                             "of a layer or parameter")
         layer, key = base.rsplit(".", 1)
-        raise cur.error(f"{base!r} is a cache array of {layer}: its gradient is not kept",
+        raise cur.error(f"{_q(base)} is a cache array of {layer}: its gradient is not kept",
                         col, "backward keys start with d (e.g. lstm1.df = dL/d(f's "
                         "pre-activation)); or watch the layer's output gradient "
                         f"{layer}.grad")
@@ -256,7 +276,7 @@ def parse_breakpoint_parts(text: str, names: Names | None) -> dict:
         hint = did_you_mean(tok.text, KINDS) or "breakpoints: " + ", ".join(KINDS)
         if names and tok.text in names:
             hint = f"to stop on {tok.text}, use nan in {tok.text}, or watch it"
-        raise cur.error(f"unknown breakpoint {tok.text!r}", tok.col, hint)
+        raise cur.error(f"unknown breakpoint {_q(tok.text)}", tok.col, hint)
     kind = tok.text
     if names is not None and names.kind == "graph" and kind in _NETWORK_ONLY:
         raise cur.error(f"{kind} breakpoints are for network scenarios", tok.col,
@@ -267,7 +287,7 @@ def parse_breakpoint_parts(text: str, names: Names | None) -> dict:
             cur.take()
             p["ref"] = resolve(cur, *cur.dotted("a tensor name after 'in'"), names)
         elif cur.peek().kind != "end":
-            raise cur.error(f"expected 'in' or the end after {kind!r}, got "
+            raise cur.error(f"expected 'in' or the end after {_q(kind)}, got "
                             f"{cur.show(cur.peek())}", cur.peek().col, f"{kind} in dense1")
     elif kind in POSITIONAL:
         _position(cur, p, names)
@@ -282,11 +302,11 @@ def _position(cur: Cursor, p: dict, names: Names | None) -> None:
     if kind == "step" and cur.peek().kind == "name" and cur.peek(1).kind == "name":
         tok = cur.take()
         if tok.text not in PHASES:
-            raise cur.error(f"unknown phase {tok.text!r}", tok.col,
+            raise cur.error(f"unknown phase {_q(tok.text)}", tok.col,
                             did_you_mean(tok.text, PHASES) or "phases: " + ", ".join(PHASES))
         p["phase"] = tok.text
     node, col = cur.dotted(f"{'a layer name' if kind == 'layer' else 'a step name'} "
-                           f"after {kind!r}")
+                           f"after {_q(kind)}")
     p["node"], phase = node, p.get("phase", "")
     if names is None:
         return
@@ -294,7 +314,7 @@ def _position(cur: Cursor, p: dict, names: Names | None) -> None:
         layers = [n for n, k in names.items() if k.startswith(("layer", "?"))]
         if node not in layers:
             raise cur.error(f"{'not a layer:' if node in names else 'no layer named'} "
-                            f"{node!r}", col,
+                            f"{_q(node)}", col,
                             did_you_mean(node, layers) or "layers: " + ", ".join(layers))
         return
     nodes = sorted({n for _, n in names.steps}) if names.steps is not None else list(names)
@@ -302,7 +322,7 @@ def _position(cur: Cursor, p: dict, names: Names | None) -> None:
         hint = did_you_mean(node, nodes) or "steps: " + ", ".join(nodes)
         if names.get(node, "").startswith("layer"):
             hint = f"{node} runs inside a residual block: use layer {node}"
-        raise cur.error(f"no step named {node!r}", col, hint)
+        raise cur.error(f"no step named {_q(node)}", col, hint)
     if phase and names.steps is not None and (phase, node) not in names.steps:
         have = [ph for ph in PHASES if (ph, node) in names.steps]
         raise cur.error(f"{node} has no {phase} step", col, f"its steps: {', '.join(have)}")
@@ -330,7 +350,7 @@ def _metric(cur: Cursor, p: dict, names: Names | None, col0: int) -> None:
         raise cur.error(f"this network has no {' or '.join(want)} layer", col0)
     op, after = cur.take(), label(kind, p.get("ref"))
     if op.kind != "op" or op.text not in COMPARE:
-        raise cur.error(f"expected a comparison (<, <=, >, >= or ==) after {after!r}, got "
+        raise cur.error(f"expected a comparison (<, <=, >, >= or ==) after {_q(after)}, got "
                         f"{cur.show(op)}", op.col, f"for example {after} > 1")
     if op.text == "==" and kind not in ("iteration", "epoch"):
         raise cur.error(f"{after} == x compares floats exactly", op.col, "use <, <=, > or >=")
@@ -339,7 +359,7 @@ def _metric(cur: Cursor, p: dict, names: Names | None, col0: int) -> None:
     p["value"] = value
     if kind in ("iteration", "epoch") and (value < 0 or value != int(value)):
         raise cur.error(f"{kind} counts from 0: expected a whole number", col)
-    if kind in ("dead_relu", "saturated") and not 0 <= value <= 1:
+    if kind in ("dead_relu", "saturated") and not in_range(value, 0, 1):
         raise cur.error(f"{kind} is a share between 0 and 1, got {num(value)}", col,
                         f"{kind} > 0.5 means more than half")
 
@@ -354,7 +374,7 @@ def _metric_ref(cur: Cursor, kind: str, dotted: str, col: int, names, want) -> R
     if kind == "grad_norm":
         params = [n for n, v in names.items() if v == "param"]
         if names.kind == "network" and k != "param" and not k.startswith("layer"):
-            raise cur.error(f"grad_norm() takes a parameter or a layer, not {dotted!r}", col,
+            raise cur.error(f"grad_norm() takes a parameter or a layer, not {_q(dotted)}", col,
                             did_you_mean(dotted, params))
         if k.startswith("layer:") and k != "layer:residual" and \
                 not any(n.startswith(dotted + ".") for n in params):
@@ -363,7 +383,7 @@ def _metric_ref(cur: Cursor, kind: str, dotted: str, col: int, names, want) -> R
     elif not (k.startswith("layer:") and k[6:] in want):
         ok = _layers_of(names, want)
         what = f"a {k[6:]} layer" if k.startswith("layer") else "not a layer"
-        raise cur.error(f"{kind}() takes a {' or '.join(want)} layer; {dotted!r} is {what}",
+        raise cur.error(f"{kind}() takes a {' or '.join(want)} layer; {_q(dotted)} is {what}",
                         col, ("layers: " + ", ".join(ok)) if ok else None)
     return ref
 
@@ -378,7 +398,7 @@ def parse_watch_parts(text: str, names: Names | None) -> tuple[Ref, tuple[str, .
     while cur.peek().kind == "name" and cur.peek(1).text == "(":
         tok = cur.take()
         if tok.text not in WATCH_FUNCTIONS:
-            raise cur.error(f"unknown function {tok.text!r}", tok.col,
+            raise cur.error(f"unknown function {_q(tok.text)}", tok.col,
                             did_you_mean(tok.text, WATCH_FUNCTIONS)
                             or "functions: " + ", ".join(WATCH_FUNCTIONS))
         if len(fns) == MAX_DEPTH:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tuinn.engine.debug import did_you_mean
+from tuinn.engine.debug import MAX_ENTRIES, did_you_mean
+from tuinn.fmt import safe
 from tuinn.errors import TuinnError
 
 
@@ -24,6 +25,9 @@ class TextList:
     def from_spec(cls, texts, names=None, *, file: str | None = None, line: int | None = None):
         """From the scenario's [debug] list; errors point at that key."""
         out = cls()
+        if len(texts) > MAX_ENTRIES:
+            raise TuinnError(f"{len(texts):,} entries: at most {MAX_ENTRIES}", file=file,
+                             line=line, key=cls.key)
         for text in texts:
             try:
                 out.add(text, names)
@@ -59,7 +63,7 @@ class TextList:
             if item is which or (isinstance(which, str) and item.text == which.strip()) or \
                     (type(which) is int and i == which):
                 return item
-        raise TuinnError(f"no {self.what} {which!r}",
+        raise TuinnError(f"no {self.what} '{safe(which, limit=40)}'",
                          hint=did_you_mean(str(which), [x.text for x in self.items]))
 
     def remove(self, which):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +29,12 @@ def save_tensor(array, path: str) -> str:
 
 
 def save_events(events: list[dict], path: str) -> str:
+    """Write events as JSON Lines, strict JSON (NaN and Inf as "nan", "inf", "-inf")."""
+    from tuinn.engine.trace import json_line
     try:
         with open(path, "w", encoding="utf-8") as f:
             for ev in events:
-                f.write(json.dumps(ev) + "\n")
+                f.write(json_line(ev) + "\n")
     except OSError as err:
         raise TuinnError(f"cannot write {path}: {err.strerror}") from None
     return path

@@ -41,7 +41,8 @@ GATES: dict[str, Gate] = {g.name: g for g in (
                         "other gets 0 (a tie splits it half and half)"),
     _g("min", 2, "min", "min routes: the smaller input gets the whole upstream gradient, the "
                         "other gets 0 (a tie splits it half and half)"),
-    _g("matmul", 2, "@", "matmul: for A @ B, dA = up @ B.T and dB = A.T @ up"),
+    _g("matmul", 2, "@", "matmul: for A @ B, dA = up @ B.T and dB = A.T @ up (batched: "
+                         "summed over the batch axes an operand was broadcast along)"),
     _g("neg", 1, "*-1", "negate flips the sign: the input receives minus the upstream gradient"),
     _g("addc", 1, "+{c}", "adding a constant passes the upstream gradient through unchanged",
        True),
@@ -94,10 +95,10 @@ def forward(op: str, args: list[np.ndarray], const: float | None) -> np.ndarray:
     """The gate's output for `args` (NumPy broadcasting for binary elementwise ops)."""
     gate, arrays, c, dt = _prepare(op, args, const)
     if op == "matmul":
-        a2, b2, out_shape = _matmul_operands(*arrays, dt)
-        out = np.empty((a2.shape[0], b2.shape[1]), dtype=dt)     # (n, m)
-        matmul_fwd(a2, b2, out)
-        return out.reshape(out_shape)
+        mm = _matmul_plan(*arrays, dt)
+        out = np.empty((mm.ia.size, mm.n, mm.m), dtype=dt)      # (T, n, m)
+        matmul_fwd(mm.a, mm.b, mm.ia, mm.ib, out)
+        return out.reshape(mm.out_shape)
     fwd, _ = _KERNELS[op]
     if gate.arity == 2:
         a, b = _broadcast(op, arrays)
@@ -123,7 +124,7 @@ def local_grads(op: str, args: list[np.ndarray], out: np.ndarray | None,
     """
     gate, arrays, c, dt = _prepare(op, args, const)
     if op == "matmul":
-        _matmul_operands(*arrays, dt)                           # shape check
+        _matmul_plan(*arrays, dt)                               # shape check
         return [arrays[1].copy(), arrays[0].copy()]
     _, local = _KERNELS[op]
     if gate.arity == 2:
@@ -145,18 +146,19 @@ def backward(op: str, args: list[np.ndarray], out: np.ndarray | None,
     """Downstream gradients, one per arg and exactly that arg's shape.
 
     upstream * local, summed back over broadcast axes; matmul: dA = up @ B.T,
-    dB = A.T @ up; sum and mean spread their scalar upstream over x.
+    dB = A.T @ up per matrix of the batch, summed over the batch axes A or B was
+    broadcast along; sum and mean spread their scalar upstream over x.
     """
     gate, arrays, c, dt = _prepare(op, args, const)
     y = _output(op, arrays, out, const, dt)
     up = _upstream(op, upstream, y.shape, dt)
     if op == "matmul":
         a, b = arrays
-        a2, b2, _ = _matmul_operands(a, b, dt)
-        up2 = up.reshape(a2.shape[0], b2.shape[1])              # (n, m)
-        da = np.empty(a2.shape, dtype=dt)                       # (n, k)
-        db = np.empty(b2.shape, dtype=dt)                       # (k, m)
-        matmul_bwd(a2, b2, up2, da, db)
+        mm = _matmul_plan(a, b, dt)
+        up3 = up.reshape(mm.ia.size, mm.n, mm.m)                # (T, n, m)
+        da = np.empty(mm.a.shape, dtype=dt)                     # (A, n, k)
+        db = np.empty(mm.b.shape, dtype=dt)                     # (B, k, m)
+        matmul_bwd(mm.a, mm.b, mm.ia, mm.ib, up3, da, db)
         return [da.reshape(a.shape), db.reshape(b.shape)]
     locs = local_grads(op, arrays, y, const)
     return [unbroadcast(up * loc, arg.shape) for arg, loc in zip(arrays, locs)]
@@ -229,18 +231,55 @@ def _broadcast(op: str, arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarra
     return tuple(x if x.shape == shape else np.broadcast_to(x, shape).copy() for x in (a, b))
 
 
-def _matmul_operands(a: np.ndarray, b: np.ndarray, dt):
-    """NumPy's 1-D promotion: return a (n, k), b (k, m) and the result's shape."""
-    if a.ndim not in (1, 2) or b.ndim not in (1, 2):
-        raise TuinnError(f"matmul: {a.shape} @ {b.shape}: operands must be 1-D or 2-D",
-                         hint="use * for a scalar factor")
-    k_a, k_b = a.shape[-1], b.shape[0]
+@dataclass(frozen=True)
+class _Matmul:
+    """numpy.matmul's plan for a @ b: a as (A, n, k), b as (B, k, m), and for each of
+    the T output matrices the index of its a and its b (broadcast batch axes)."""
+    a: np.ndarray
+    b: np.ndarray
+    ia: np.ndarray                 # (T,) int64
+    ib: np.ndarray
+    n: int
+    m: int
+    out_shape: tuple[int, ...]
+
+
+def _batch_index(shape: tuple[int, ...], batch: tuple[int, ...]) -> np.ndarray:
+    """For each position of `batch` (row-major), the flat index into `shape` that
+    broadcasting reads there."""
+    idx = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)
+    return np.ascontiguousarray(np.broadcast_to(idx, batch).reshape(-1))
+
+
+def _stacked(x: np.ndarray, dt) -> np.ndarray:
+    """(..., r, c) -> (count, r, c), C-contiguous (the batch axes flattened)."""
+    count = int(np.prod(x.shape[:-2], dtype=np.int64))
+    return _contig(x, dt).reshape((count,) + x.shape[-2:])
+
+
+def _matmul_plan(a: np.ndarray, b: np.ndarray, dt) -> _Matmul:
+    """numpy.matmul's rules: a 1-D a is a row (1, k) and a 1-D b a column (k, 1), that
+    axis dropped from the result; the last two axes multiply; the batch axes before
+    them broadcast."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise TuinnError(f"matmul: {a.shape} @ {b.shape}: operands must be arrays, "
+                         "not scalars", hint="use * for a scalar factor")
+    a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a       # (..., n, k)
+    b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b       # (..., k, m)
+    (n, k_a), (k_b, m) = a2.shape[-2:], b2.shape[-2:]
     if k_a != k_b:
         raise TuinnError(f"matmul: {a.shape} @ {b.shape}: inner sizes {k_a} and {k_b} differ")
-    out_shape = a.shape[:-1] + b.shape[1:]
-    a2 = a.reshape(1, -1) if a.ndim == 1 else a                # (n, k)
-    b2 = b.reshape(-1, 1) if b.ndim == 1 else b                # (k, m)
-    return _contig(a2, dt), _contig(b2, dt), out_shape
+    try:
+        batch = tuple(np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]))
+    except ValueError:
+        raise TuinnError(f"matmul: {a.shape} @ {b.shape}: batch axes {a2.shape[:-2]} and "
+                         f"{b2.shape[:-2]} cannot be broadcast together",
+                         hint="aligned from the right, each pair of sizes must be equal "
+                              "or 1") from None
+    out_shape = batch + ((n,) if a.ndim > 1 else ()) + ((m,) if b.ndim > 1 else ())
+    return _Matmul(_stacked(a2, dt), _stacked(b2, dt),
+                   _batch_index(a2.shape[:-2], batch), _batch_index(b2.shape[:-2], batch),
+                   n, m, out_shape)
 
 
 def _output(op, arrays, out, const, dt) -> np.ndarray:
@@ -256,7 +295,7 @@ def _output(op, arrays, out, const, dt) -> np.ndarray:
 
 def _out_shape(op: str, arrays: list[np.ndarray]) -> tuple[int, ...]:
     if op == "matmul":
-        return _matmul_operands(*arrays, arrays[0].dtype)[2]
+        return _matmul_plan(*arrays, arrays[0].dtype).out_shape
     if op in REDUCTIONS:
         return ()
     if len(arrays) == 2:

@@ -1,52 +1,81 @@
 """Provides gradient checks: analytic gradients against centred finite differences.
 
-`gradcheck(spec)`: every parameter of a network, always in float64, on one batch
-(iteration 0's), dropout masks held fixed, L2 included. The relative error of a
-parameter is ||a - n|| / max(||a|| + ||n||, 1e-12) over the entries checked (all, or
-`max_entries` drawn at random for large tensors). `graph_node_check` and `param_check`
-do the same for one node in the app.
+`check_scenario(spec)`: in float64, every parameter of a network (on one batch,
+iteration 0's, dropout masks held fixed, L2 included) or every input of a graph.
+An entry passes when |a - n| <= ATOL + RTOL * |n| (a the analytic gradient, n the
+centred difference), as torch.autograd.gradcheck: the absolute term lets a gradient
+that is exactly 0 pass despite finite-difference noise, the relative term scales with
+large gradients. A check reports its worst entry. Large tensors are checked on
+`max_entries` entries drawn at random. `graph_node_check` and `param_check` do the
+same for one node in the app.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
+from tuinn.errors import TuinnError
 from tuinn.scenario.spec import Spec
 
-THRESHOLD = 1e-5
+ATOL = 1e-6
+RTOL = 1e-4
+TOLERANCE = "1e-6 + 1e-4·|n|"                   # ATOL + RTOL·|n|, as the help states it
+CRITERION = f"|a - n| <= {TOLERANCE} for every entry"
 
 
 @dataclass
 class NodeCheck:
     """A centred-difference check of one node's or parameter's gradient."""
     name: str                    # the node, input or parameter checked
-    analytic: np.ndarray
+    analytic: np.ndarray         # the entries checked, flat
     numeric: np.ndarray
-    rel_error: float
     shape: tuple[int, ...] = ()
+    index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: the flat indices checked, into an array of `shape` (all of them when empty)
 
     @property
-    def ok(self) -> bool:
-        return bool(np.isfinite(self.rel_error) and self.rel_error <= THRESHOLD)
+    def excess(self) -> np.ndarray:
+        """Per entry: |a - n| / (ATOL + RTOL·|n|); an entry passes at <= 1 (nan: inf)."""
+        a = np.asarray(self.analytic, dtype=np.float64).reshape(-1)
+        n = np.asarray(self.numeric, dtype=np.float64).reshape(-1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            r = np.abs(a - n) / (ATOL + RTOL * np.abs(n))
+        return np.where(np.isnan(r), np.inf, r)
 
     @property
     def checked(self) -> int:
         return int(np.size(self.numeric))
 
     @property
+    def worst(self) -> float:
+        """The largest excess: at most 1 when the check passes."""
+        return float(self.excess.max()) if self.checked else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.worst <= 1.0
+
+    @property
     def max_abs(self) -> float:
-        return float(np.abs(self.analytic - self.numeric).max()) if self.checked else 0.0
+        return float(np.abs(np.asarray(self.analytic, np.float64)
+                            - np.asarray(self.numeric, np.float64)).max()) if self.checked else 0.0
+
+    @property
+    def worst_entry(self) -> tuple[tuple[int, ...], float, float] | None:
+        """(position in the tensor, analytic, numeric) of the worst entry."""
+        if not self.checked:
+            return None
+        j = int(np.argmax(self.excess))
+        flat = int(self.index[j]) if len(self.index) else j
+        pos = tuple(int(i) for i in np.unravel_index(flat, self.shape)) if self.shape else ()
+        return pos, float(np.reshape(self.analytic, -1)[j]), float(np.reshape(self.numeric, -1)[j])
 
 
-ParamCheck = NodeCheck       # what `tuinn gradcheck` prints, one per parameter
-
-
-def relative_error(a: np.ndarray, n: np.ndarray) -> float:
-    return float(np.linalg.norm(a - n) / max(np.linalg.norm(a) + np.linalg.norm(n), 1e-12))
+ParamCheck = NodeCheck       # what `tuinn gradcheck` prints, one per parameter or input
 
 
 def centred(values: np.ndarray, idx: np.ndarray, f: Callable[[], float], eps: float) -> np.ndarray:
@@ -90,7 +119,17 @@ def _backward(prog) -> None:
             prog._add_l2_grads(owner)
 
 
+def check_scenario(spec: Spec, eps: float = 1e-6, max_entries: int = 40) -> list[NodeCheck]:
+    """Every parameter of a network, or every input of a graph, in float64."""
+    if spec.info.kind not in ("graph", "network"):
+        raise TuinnError(f"a {spec.info.kind} scenario has no gradients to check",
+                         file=spec.info.path or None, key="scenario.kind",
+                         hint="gradcheck checks graph and network scenarios")
+    return (graph_gradcheck if spec.info.kind == "graph" else gradcheck)(spec, eps, max_entries)
+
+
 def gradcheck(spec: Spec, eps: float = 1e-6, max_entries: int = 40) -> list[NodeCheck]:
+    """Every parameter of a network scenario, in float64, on iteration 0's batch."""
     from tuinn.engine.network import NetworkProgram
     spec = copy.deepcopy(spec)
     spec.info.dtype = "float64"
@@ -105,13 +144,25 @@ def gradcheck(spec: Spec, eps: float = 1e-6, max_entries: int = 40) -> list[Node
         idx = _entries(layer.params[p].size, max_entries, pick)
         a = layer.grads[p].reshape(-1)[idx].copy()
         n = centred(layer.params[p], idx, loss, eps)
-        results.append(NodeCheck(key, a, n, relative_error(a, n), layer.params[p].shape))
+        results.append(NodeCheck(key, a, n, layer.params[p].shape, idx))
     return results
 
 
-def graph_node_check(session, node: str, eps: float = 1e-6) -> NodeCheck:
+def graph_gradcheck(spec: Spec, eps: float = 1e-6, max_entries: int = 40) -> list[NodeCheck]:
+    """d(output)/d(input) of every input of a graph scenario, in float64."""
+    from tuinn.engine.program import GraphProgram
+    from tuinn.engine.session import Session
+    session = Session(GraphProgram(spec.graph, "float64"))
+    pick = np.random.default_rng(spec.info.seed)
+    return [graph_node_check(session, name, eps, max_entries, pick)
+            for name in session.program.inputs]
+
+
+def graph_node_check(session, node: str, eps: float = 1e-6, max_entries: int | None = None,
+                     pick: np.random.Generator | None = None) -> NodeCheck:
     """d(output)/d(node) by centred differences: perturb the node's value (an input or a
-    gate's output) and recompute the gates after it, in float64."""
+    gate's output) and recompute the gates after it, in float64 (every entry, or
+    `max_entries` drawn with `pick`)."""
     from tuinn.engine import gates
     prog = session.program
     session.run_to_end()
@@ -126,9 +177,11 @@ def graph_node_check(session, node: str, eps: float = 1e-6) -> NodeCheck:
             vals[g.id] = gates.forward(g.op, [vals[a] for a in g.args], g.const)
         return float(vals[prog.output])
 
-    numeric = centred(value, np.arange(value.size), output, eps).reshape(value.shape)
-    analytic = np.asarray(prog.grad_of(session.tape, node), dtype=np.float64)
-    return NodeCheck(node, analytic, numeric, relative_error(analytic, numeric), value.shape)
+    idx = (np.arange(value.size) if max_entries is None else
+           _entries(value.size, max_entries, pick or np.random.default_rng(0)))
+    numeric = centred(value, idx, output, eps)
+    analytic = np.asarray(prog.grad_of(session.tape, node), dtype=np.float64).reshape(-1)[idx]
+    return NodeCheck(node, analytic, numeric, value.shape, idx)
 
 
 def param_check(session, key: str, eps: float = 1e-6, max_entries: int = 40) -> NodeCheck:
@@ -147,4 +200,4 @@ def param_check(session, key: str, eps: float = 1e-6, max_entries: int = 40) -> 
     n = centred(layer.params[p], idx, loss, eps)
     session.sync()
     session.goto(here)
-    return NodeCheck(key, a, n, relative_error(a, n), layer.params[p].shape)
+    return NodeCheck(key, a, n, layer.params[p].shape, idx)

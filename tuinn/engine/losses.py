@@ -80,7 +80,8 @@ class Loss:
         """Targets converted to what the kernels take, or a TuinnError saying why not.
 
         `out_shape` is the output's batch shape (N, ...). Class losses: an int64 vector
-        (N,) of labels in range (an (N, 1) column or integral floats are accepted).
+        (N,) of labels in range (an (N, 1) column or integral floats are accepted);
+        softmax_ce on a sequence output (N, T, C): an int64 (N, T) array of labels.
         mse/bce: an array shaped like the output ((N,) accepted for an (N, 1) output), in
         `dtype` (pass the network's, so forward need not convert every batch; default:
         float64 for integer targets, else as given).
@@ -88,12 +89,18 @@ class Loss:
         t = np.asarray(target)
         n = out_shape[0]
         if self.is_classification:
-            if len(out_shape) != 2:
-                raise TuinnError(f"{self.type} needs scores of shape (N, classes), "
-                                 f"got {tuple(out_shape)}", hint="end the model with dense")
-            if t.ndim == 2 and t.shape[1] == 1:
-                t = t[:, 0]
-            if t.ndim != 1 or t.shape[0] != n:
+            seq = self.type == "softmax_ce" and len(out_shape) == 3
+            if len(out_shape) != 2 and not seq:
+                raise TuinnError(f"{self.type} needs scores of shape (N, classes)"
+                                 f"{' or (N, T, classes)' if self.type == 'softmax_ce' else ''}"
+                                 f", got {tuple(out_shape)}", hint="end the model with dense")
+            if t.ndim == len(out_shape) and t.shape[-1] == 1:
+                t = t[..., 0]
+            if seq and t.shape != tuple(out_shape[:2]):
+                raise TuinnError(f"softmax_ce on a sequence output {tuple(out_shape)} needs one "
+                                 f"integer class label per position, (N, T) = "
+                                 f"{tuple(out_shape[:2])}; got targets of shape {t.shape}")
+            if not seq and (t.ndim != 1 or t.shape[0] != n):
                 raise TuinnError(f"{self.type} needs one integer class label per sample; "
                                  f"got targets of shape {t.shape} for {n} samples")
             if t.dtype.kind == "f":
@@ -103,10 +110,10 @@ class Loss:
             elif t.dtype.kind not in "iub":
                 raise TuinnError(f"{self.type} needs integer class labels, got {t.dtype}")
             t = np.ascontiguousarray(t, dtype=np.int64)
-            c = out_shape[1]
+            c = out_shape[-1]
             out_of_range = (t < 0) | (t >= c)
             if out_of_range.any():
-                self._label_error(int(t[np.argmax(out_of_range)]), c)
+                self._label_error(int(t.reshape(-1)[np.argmax(out_of_range)]), c)
             return t
         if t.shape != tuple(out_shape):
             if t.ndim == 1 and tuple(out_shape) == (t.shape[0], 1):
@@ -135,17 +142,20 @@ class Loss:
         dout = self._buf("dout", out.shape, out.dtype)
         if self.is_classification:
             if not (isinstance(target, np.ndarray) and target.dtype == np.int64
-                    and target.ndim == 1 and out.ndim == 2 and target.shape[0] == out.shape[0]
-                    and target.flags.c_contiguous):
+                    and target.shape == out.shape[:-1] and target.flags.c_contiguous
+                    and (out.ndim == 2 or (out.ndim == 3 and self.type == "softmax_ce"))):
                 target = self.check_targets(target, out.shape)
+            # a sequence (N, T, C) is N*T rows of scores: the kernels' mean is over N*T
+            s2, t1 = out.reshape(-1, out.shape[-1]), target.reshape(-1)
+            d2 = dout.reshape(s2.shape)
             if self.type == "softmax_ce":
                 probs = self._buf("probs", out.shape, out.dtype)
-                value = K.softmax_ce(out, target, probs, dout, self._bad)
+                value = K.softmax_ce(s2, t1, probs.reshape(s2.shape), d2, self._bad)
                 self.cache["probs"] = probs
             else:
-                value = K.hinge(out, target, self.margin, dout, self._bad)
+                value = K.hinge(s2, t1, self.margin, d2, self._bad)
             if self._bad[0] >= 0:
-                self._label_error(int(target[self._bad[0]]), out.shape[1])
+                self._label_error(int(t1[self._bad[0]]), out.shape[-1])
         else:
             if not (isinstance(target, np.ndarray) and target.shape == out.shape
                     and target.dtype == out.dtype and target.flags.c_contiguous):
@@ -170,16 +180,17 @@ class Loss:
         out = np.ascontiguousarray(out)
         if self.is_classification:
             p = np.empty_like(out, dtype=out.dtype if out.dtype.kind == "f" else np.float64)
-            K.softmax_rows(out, p)
+            K.softmax_rows(out.reshape(-1, out.shape[-1]), p.reshape(-1, out.shape[-1]))
             return p
         if self.type == "bce":
             return 0.5 * (1.0 + np.tanh(0.5 * out))       # sigmoid, no overflow
         return out
 
     def predict(self, out: np.ndarray) -> np.ndarray:
-        """Class argmax (softmax_ce, hinge), 0/1 at logit threshold 0 (bce), the output (mse)."""
+        """Class argmax over the last axis (softmax_ce, hinge), 0/1 at logit threshold 0
+        (bce), the output (mse)."""
         if self.is_classification:
-            return np.argmax(out, axis=1).astype(np.int64)
+            return np.argmax(out, axis=-1).astype(np.int64)
         if self.type == "bce":
             return (np.asarray(out) > 0).astype(np.int64)
         return out

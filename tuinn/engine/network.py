@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,9 +16,11 @@ import numpy as np
 
 from tuinn.engine import runmode
 from tuinn.engine.fastpath import ChainPlans
+from tuinn.engine.history import History
 from tuinn.engine.kernels.optim import all_finite
 from tuinn.engine.layers import Layer, build_layer
 from tuinn.engine.losses import Loss, l2_penalty
+from tuinn.engine.lossseries import KEEP, LossSeries
 from tuinn.engine.optim import Optimizer
 from tuinn.engine.packed import PackedParams
 from tuinn.engine.program import Step
@@ -101,9 +102,9 @@ class NetworkProgram:
         self.per_epoch = -(-len(self.x) // self.batch_size)
         self.epochs = net.train.epochs
         self.iteration = 0
-        self.losses: list[float] = []                # training loss by iteration
-        self.val_losses: dict[int, float] = {}       # validation loss where measured
-        self.history: deque[Snapshot] = deque(maxlen=max(1, spec.debug.history + 1))
+        # training loss by iteration (and validation loss where measured), bounded
+        self.losses = LossSeries(keep=max(KEEP, spec.debug.history + 2))
+        self.history = History(spec.debug.history)   # snapshots, memory counted as they come
         self._order: tuple[tuple, np.ndarray] | None = None    # ((epoch, n), its order)
         self._needs_rng = any(layer.type not in RNG_FREE for layer in self._all_layers())
         self._l2_layers = [[layer] + layer.sublayers() for layer in self.layers]
@@ -212,14 +213,14 @@ class NetworkProgram:
     def _add_l2_grads(self, layer: Layer) -> None:
         l2 = self.spec.network.loss.l2
         if l2:
-            for k in layer.weight_params:
+            for k in layer.l2_params():
                 layer.grads[k] += 2.0 * l2 * layer.params[k]
 
     def l2_value(self) -> float:
         l2 = self.spec.network.loss.l2
         if not l2:
             return 0.0
-        weights = [layer.params[k] for layer in self._all_layers() for k in layer.weight_params]
+        weights = [layer.params[k] for layer in self._all_layers() for k in layer.l2_params()]
         return float(l2_penalty(l2, weights))
 
     # ------------------------------------------------------------------ iterations
@@ -305,8 +306,8 @@ class NetworkProgram:
         return runmode.train_iteration(self)
 
     def history_bytes(self) -> int:
-        """Memory held by the kept parameter snapshots (time travel)."""
-        return sum(sum(a.nbytes for a in snap.params.values()) for snap in self.history)
+        """Memory held by the kept snapshots (parameters and optimizer state), in O(1)."""
+        return self.history.nbytes
 
     def params_finite(self) -> bool:
         if self.packed is not None and self.packed.intact():
@@ -314,17 +315,14 @@ class NetworkProgram:
         return all(np.isfinite(p).all() for p in self.params().values())
 
     def record_loss(self, iteration: int, loss: float) -> None:
-        if iteration < len(self.losses):
-            self.losses[iteration] = float(loss)
-        elif iteration == len(self.losses):
-            self.losses.append(float(loss))
+        self.losses.record(iteration, float(loss))
 
     def validation_loss(self) -> float | None:
         """Validation loss at the current parameters (recorded for the loss curve)."""
         if not len(self.x_val):
             return None
         loss = self.evaluate(self.x_val, self.y_val)
-        self.val_losses[self.iteration] = loss
+        self.losses.record_val(self.iteration, loss)
         return loss
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> float:

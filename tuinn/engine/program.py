@@ -47,6 +47,7 @@ class GraphProgram:
         self.inputs = {k: np.asarray(v, dtype=self.dtype) for k, v in spec.inputs.items()}
         self.nodes: dict[str, GateNode] = {g.id: g for g in spec.gates}
         self.output = spec.output
+        self.reaching = self._reaching()
         steps: list[Step] = []
         for g in spec.gates:
             steps.append(Step(len(steps), "forward", g.id, g.op, self._forward(g), line=g.line))
@@ -78,18 +79,31 @@ class GraphProgram:
             tape.values[g.id] = gates.forward(g.op, args, g.const)
         return run
 
+    def _reaching(self) -> frozenset[str]:
+        """The output and every node (gate or input) the output depends on."""
+        reach, todo = {self.output}, [self.output]
+        while todo:
+            g = self.nodes.get(todo.pop())
+            for a in g.args if g is not None else ():
+                if a not in reach:
+                    reach.add(a)
+                    todo.append(a)
+        return frozenset(reach)
+
     def _backward(self, g: GateNode) -> Callable[[Tape], None]:
         def run(tape: Tape) -> None:
             out = tape.values[g.id]
-            if g.id == self.output and g.id not in tape.grads:
-                tape.grads[g.id] = np.ones_like(out)            # seed df/df = 1
-            upstream = tape.grads.get(g.id)
-            if upstream is None:                                  # does not reach the output
-                upstream = np.zeros_like(out)
-                tape.grads[g.id] = upstream
             args = [tape.values[a] for a in g.args]
             tape.local[g.id] = gates.local_grads(g.op, args, out, g.const)
-            downs = gates.backward(g.op, args, out, upstream, g.const)
+            if g.id == self.output:
+                # seed df/df = 1, whatever the lines after the output did with it
+                tape.grads[g.id] = np.ones_like(out)
+            if g.id in self.reaching:          # a consumer of g reaches f and ran before
+                downs = gates.backward(g.op, args, out, tape.grads[g.id], g.const)
+            else:
+                # the output does not depend on g: every gradient exactly 0 (never 0 * nan)
+                tape.grads[g.id] = np.zeros_like(out)
+                downs = [np.zeros(np.shape(a), dtype=out.dtype) for a in args]
             tape.down[g.id] = downs
             for a, d in zip(g.args, downs):
                 tape.grads[a] = tape.grads[a] + d if a in tape.grads else d

@@ -1,11 +1,40 @@
-"""Provides trace events: the contract's JSON Lines records for a run, as dicts."""
+"""Provides trace events (the contract's JSON Lines records, as dicts) and strict JSON lines."""
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Iterator
+
+import numpy as np
 
 from tuinn.engine.session import Session
 from tuinn.fmt import to_json
+
+_NONFINITE = {math.inf: "inf", -math.inf: "-inf"}
+
+
+def strict(value):
+    """`value` with every NaN and Inf float (at any depth) as the strings "nan", "inf",
+    "-inf", and NumPy scalars as Python numbers, so that it is strict JSON."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return "nan" if value != value else _NONFINITE.get(value, value)
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value
+
+
+def json_line(event: dict) -> str:
+    """One event as a line of strict JSON (RFC 8259 has no NaN or Infinity): non-finite
+    numbers are written as the strings "nan", "inf" and "-inf"."""
+    try:
+        return json.dumps(event, allow_nan=False)
+    except (ValueError, TypeError):      # a NaN/Inf or a NumPy scalar somewhere: rare
+        return json.dumps(strict(event), allow_nan=False)
 
 
 def step_event(session: Session, iteration: int = 0) -> dict:

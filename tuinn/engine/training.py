@@ -45,15 +45,15 @@ def train(session, epochs: int | None = None,
     epochs = prog.epochs if epochs is None else epochs
     start = time.perf_counter()
     for epoch in range(epochs):
-        losses = []
-        for _ in range(prog.per_epoch):
+        total = 0.0                  # memory stays flat: the program keeps the losses,
+        for _ in range(prog.per_epoch):          # bounded (tuinn/engine/lossseries.py)
             loss = prog.train_iteration()
-            losses.append(loss)
+            total += loss
             if on_iteration:
                 on_iteration(prog.iteration, loss)
             if not math.isfinite(loss) or not prog.params_finite():
                 where = session.goto_nonfinite() or "NaN or Inf in the parameters"
                 raise NonFinite(prog.iteration, where)
-        yield EpochResult(epoch, prog.iteration, float(np.mean(losses)), prog.validation_loss(),
+        yield EpochResult(epoch, prog.iteration, total / prog.per_epoch, prog.validation_loss(),
                           accuracy(prog, prog.x, prog.y), accuracy(prog, prog.x_val, prog.y_val),
                           time.perf_counter() - start)

@@ -30,15 +30,16 @@ class NetIndex:
 
     def __init__(self, prog):
         self.layers, self.top, self.prev = {}, {}, {}    # every layer, its top layer, its input
-        prev = INPUT
-        for layer in prog.layers:
-            self.layers[layer.name], self.top[layer.name] = layer, layer.name
-            self.prev[layer.name] = inner = prev
-            for sub in layer.sublayers():
-                self.layers[sub.name], self.top[sub.name] = sub, layer.name
-                self.prev[sub.name], inner = inner, sub.name
-            prev = layer.name
-        self.last = prev                                  # the output layer (or input)
+
+        def walk(layers, prev: str, top: str | None) -> str:
+            for layer in layers:                          # residual blocks nest: the first
+                self.layers[layer.name] = layer           # layer inside reads the block's
+                self.top[layer.name] = top or layer.name  # input
+                self.prev[layer.name] = prev
+                walk(layer.children(), prev, top or layer.name)
+                prev = layer.name
+            return prev
+        self.last = walk(prog.layers, INPUT, None)        # the output layer (or input)
         self.fwd, self.bwd, self.update = {}, {}, {}
         self.loss_fwd = self.loss_bwd = -1
         for st in prog.steps:
@@ -374,7 +375,7 @@ def parse_watch(text: str, names: Iterable[str] | None = None) -> Watch:
     """Parse a watch; TuinnError with the column and a hint when malformed or unknown.
     `names` (debug_names(program), or any list of names) checks tensor names."""
     if not isinstance(text, str):
-        raise TuinnError(f"a watch is text, got {text!r}")
+        raise TuinnError(f"a watch is text, got {type(text).__name__}")
     ref, fns = D.parse_watch_parts(text.strip(), D.as_names(names))
     return Watch(text.strip(), ref, fns)
 

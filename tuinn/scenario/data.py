@@ -12,11 +12,16 @@ import difflib
 import importlib
 import math
 import os
+from array import array
 from typing import Any, Callable
 
 import numpy as np
 
 from tuinn.errors import TuinnError
+from tuinn.fmt import safe
+from tuinn.scenario import limits as L
+from tuinn.scenario.npz import read_npz
+from tuinn.scenario.schema import in_range
 
 Generator = Callable[[dict, tuple[int, ...], np.random.Generator], tuple[np.ndarray, np.ndarray]]
 GENERATORS: dict[str, Generator] = {}
@@ -64,11 +69,10 @@ def _opts(name: str, options: dict) -> dict[str, Any]:
 
 def _num(options: dict, key: str, *, integer: bool, minimum: float):
     value = options.get(key)
-    ok = isinstance(value, (int, np.integer)) if integer else \
-        isinstance(value, (int, float, np.integer, np.floating))
-    if isinstance(value, bool) or not ok or not math.isfinite(value) or value < minimum:
-        kind = "an integer" if integer else "a number"
-        raise TuinnError(f"{key} must be {kind} >= {minimum}, got {value!r}", key=f"data.{key}")
+    if (integer and not isinstance(value, (int, np.integer))) or not in_range(value, minimum):
+        kind = "an integer" if integer else "a finite number"
+        raise TuinnError(f"{key} must be {kind} >= {minimum}, got {safe(repr(value), limit=40)}",
+                         key=f"data.{key}")
     return int(value) if integer else float(value)
 
 
@@ -204,66 +208,77 @@ def sine(options: dict, input_shape: tuple[int, ...], rng: np.random.Generator):
 
 
 # ------------------------------------------------------------------- files
-def _file_error(path: str, message: str, line: int | None = None) -> TuinnError:
-    return TuinnError(message, file=path, line=line, key="data.file")
+def _file_error(path: str, message: str, line: int | None = None,
+                hint: str | None = None) -> TuinnError:
+    return TuinnError(message, file=path, line=line, key="data.file", hint=hint)
 
 
 def load_npz(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """Arrays "x" and "y" of an .npz file (pickles refused)."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            names = list(z.files)
-            missing = [k for k in ("x", "y") if k not in names]
-            if missing:
-                raise _file_error(path, f"no array named {missing[0]!r} in the file (found: "
-                                  f"{', '.join(names) or 'none'})")
-            return np.asarray(z["x"]), np.asarray(z["y"])
-    except TuinnError:
-        raise
-    except FileNotFoundError:
-        raise _file_error(path, "data file not found") from None
-    except (OSError, ValueError) as err:     # not a zip, or an object array (pickle)
-        raise _file_error(path, f"cannot read the .npz file: {err}") from None
+    """Arrays "x" and "y" of an .npz file: headers checked first, no pickles, finite."""
+    arrays = read_npz(path, "data.file", ["x", "y"])
+    return arrays["x"], arrays["y"]
+
+
+def _cell(text: str) -> str:
+    """A short, escaped excerpt of a CSV cell (the file may not be the user's own)."""
+    return repr(safe(text, limit=20))
 
 
 def load_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
     """A numeric CSV: one sample a row, the last column the target.
 
-    Blank lines and lines starting with '#' are skipped; a first row with no number
-    in it is a header. Returns x (N, columns-1) float64 and y (N,) float64.
+    UTF-8 (a byte-order mark is skipped). Blank lines and lines starting with '#' are
+    skipped; a first row with no number in it is a header. Every number must be finite.
+    Returns x (N, columns-1) float64 and y (N,) float64.
     """
-    rows: list[list[float]] = []
+    values = array("d")
     width = None
     try:
-        with open(path, newline="") as fh:
+        size = os.path.getsize(path)
+        limit = L.memory_limit()
+        if limit is not None and 4 * size > limit:        # at most size/2 numbers of 8 bytes
+            raise _file_error(path, f"{L.fmt_bytes(size)} of text may hold more numbers "
+                              f"than the memory limit allows ({L.fmt_bytes(limit)})")
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             for lineno, row in enumerate(csv.reader(fh), start=1):
                 cells = [c.strip() for c in row]
                 if not any(cells) or cells[0].startswith("#"):
                     continue
                 try:
-                    values = [float(c) for c in cells]
+                    numbers = [float(c) for c in cells]
                 except ValueError:
-                    if not rows and width is None and not any(_is_number(c) for c in cells):
+                    if not values and width is None and not any(_is_number(c) for c in cells):
                         width = len(cells)                  # a header row
                         continue
-                    bad = next(c for c in cells if not _is_number(c))
-                    raise _file_error(path, f"row {lineno}: {bad!r} is not a number",
-                                      lineno) from None
+                    col, bad = next((j, c) for j, c in enumerate(cells) if not _is_number(c))
+                    raise _file_error(path, f"row {lineno}, column {col + 1}: {_cell(bad)} is "
+                                      "not a number", lineno) from None
                 if width is None:
-                    width = len(values)
-                if len(values) != width:
-                    raise _file_error(path, f"row {lineno}: {len(values)} columns, "
+                    width = len(numbers)
+                if len(numbers) != width:
+                    raise _file_error(path, f"row {lineno}: {len(numbers)} columns, "
                                       f"expected {width}", lineno)
-                rows.append(values)
+                if not all(map(math.isfinite, numbers)):
+                    col = next(j for j, v in enumerate(numbers) if not math.isfinite(v))
+                    raise _file_error(path, f"row {lineno}, column {col + 1}: "
+                                      f"{_cell(cells[col])} is not a finite number", lineno)
+                values.extend(numbers)
+    except TuinnError:
+        raise
     except FileNotFoundError:
         raise _file_error(path, "data file not found") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise _file_error(path, f"cannot read the .csv file: {err}") from None
-    if not rows:
+    except UnicodeDecodeError as err:
+        raise _file_error(path, f"not UTF-8 text (byte 0x{err.object[err.start]:02x})",
+                          hint="save the CSV as UTF-8") from None
+    except csv.Error as err:
+        raise _file_error(path, f"not a readable CSV file ({safe(err, limit=60)})") from None
+    except OSError as err:
+        raise _file_error(path, f"cannot read the file: {err.strerror}") from None
+    if not values:
         raise _file_error(path, "no data rows in the file")
     if width < 2:
         raise _file_error(path, "needs at least two columns (features, then the target)")
-    a = np.array(rows, dtype=np.float64)
+    a = np.frombuffer(values, dtype=np.float64).reshape(-1, width)
     return a[:, :-1], a[:, -1]
 
 
@@ -304,7 +319,23 @@ def load_data(data_spec, input_shape, rng: np.random.Generator,
               dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) from a DataSpec: x (N, *input_shape) in `dtype`; y an int64 vector (N,) of
     class labels, or targets in `dtype` ((N, k) for regression; an all-integer CSV
-    target column becomes labels, other CSV targets a column (N, 1))."""
+    target column becomes labels, other CSV targets a column (N, 1)). Errors name the
+    data file where it is the culprit, else the scenario (DataSpec.path)."""
+    try:
+        x, y = _load_data(data_spec, input_shape, rng, dtype)
+    except TuinnError as err:
+        scenario = getattr(data_spec, "path", "") or None
+        if err.file is None:
+            err.file = scenario
+        elif scenario and err.file != scenario and data_spec.line:
+            note = (f"data.file is set on line {data_spec.line} of "
+                    f"{safe(os.path.basename(scenario), limit=40)}")
+            err.hint = f"{err.hint}; {note}" if err.hint else note
+        raise
+    return x, y
+
+
+def _load_data(data_spec, input_shape, rng: np.random.Generator, dtype):
     input_shape = tuple(int(d) for d in input_shape)
     dtype = np.dtype(dtype)
     line = getattr(data_spec, "line", 0) or None
@@ -343,7 +374,8 @@ def load_data(data_spec, input_shape, rng: np.random.Generator,
             else:
                 y = y.reshape(-1, 1)
         else:
-            raise TuinnError(f"unsupported data file {os.path.basename(path)!r}", file=path,
+            shown = safe(os.path.basename(path), limit=40)
+            raise TuinnError(f"unsupported data file '{shown}'", file=path,
                              line=line, key="data.file", hint="use .npz or .csv")
         source = os.path.basename(path)
     else:
@@ -352,10 +384,18 @@ def load_data(data_spec, input_shape, rng: np.random.Generator,
         x, y = data_spec.x, data_spec.y
         source = "[data]"
     try:
-        x = np.ascontiguousarray(_fit_x(np.asarray(x), input_shape, source), dtype=dtype)
-        y = _fit_y(np.asarray(y), dtype, source)
+        with np.errstate(over="ignore"):
+            x = np.ascontiguousarray(_fit_x(np.asarray(x), input_shape, source), dtype=dtype)
+            y = _fit_y(np.asarray(y), dtype, source)
+        for k, a in (("x", x), ("y", y)):
+            if a.dtype.kind == "f" and not np.isfinite(a).all():
+                path = str(data_spec.file) if data_spec.file else None
+                raise TuinnError(f"{k} holds values too large for {dtype}", file=path,
+                                 key="data.file" if path else f"data.{k}",
+                                 hint="use smaller numbers, or dtype = \"float64\"")
     except TuinnError as err:
-        err.line = err.line or line
+        if err.file is None:
+            err.line = err.line or line
         raise
     if len(x) != len(y):
         raise TuinnError(f"{source}: {len(x)} samples in x but {len(y)} targets in y",
@@ -372,7 +412,7 @@ def split(x: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generato
     draws nothing from the rng.
     """
     n = len(x)
-    if isinstance(fraction, bool) or not 0.0 <= float(fraction) < 1.0:
+    if not in_range(fraction, 0.0, 1.0, hi_open=True):
         raise TuinnError(f"validation must be in [0, 1), got {fraction!r}",
                          key="data.validation")
     n_val = int(round(float(fraction) * n))

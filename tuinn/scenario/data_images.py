@@ -11,6 +11,7 @@ import numpy as np
 
 from tuinn.errors import TuinnError
 from tuinn.scenario.data import register_generator
+from tuinn.scenario.schema import in_range
 
 #: every option each generator reads, with its default (for the loader's validation)
 DEFAULTS = {
@@ -26,7 +27,7 @@ def _options(name: str, options: dict) -> tuple[int, int, float]:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise TuinnError(f"{name}: {key} must be a positive integer, got {value!r}",
                              key=f"data.{key}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
+    if not in_range(noise, 0):
         raise TuinnError(f"{name}: noise must be a number >= 0, got {noise!r}", key="data.noise")
     return int(samples), int(classes), float(noise)
 

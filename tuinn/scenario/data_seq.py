@@ -21,6 +21,7 @@ import numpy as np
 
 from tuinn.errors import TuinnError
 from tuinn.scenario.data import register_generator
+from tuinn.scenario.schema import in_range
 
 #: every option each generator reads, with its default (None: derived from the input shape)
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -88,8 +89,7 @@ def copy_task(options: dict, input_shape: tuple, rng: np.random.Generator):
     delay = _int(opts, "delay", 0, T - 1, hint=f"the input has {T} timesteps; a delay of d "
                  "needs input = [d+1 or more, features]")
     noise = opts["noise"]
-    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)) \
-            or not noise >= 0:
+    if not in_range(noise, 0):
         raise TuinnError(f"noise must be a number >= 0, got {noise!r}", key="data.noise")
     y = rng.permutation(np.arange(n) % classes).astype(np.int64)     # (N,) balanced
     x = np.zeros((n, T, F))                                          # (N, T, F)

@@ -19,6 +19,7 @@ from collections import namedtuple
 import numpy as np
 
 from tuinn.errors import TuinnError
+from tuinn.fmt import safe
 from tuinn.scenario.spec import GateNode, GraphSpec
 
 #: function name -> number of arguments
@@ -26,6 +27,8 @@ FUNCTIONS = {"exp": 1, "log": 1, "sigmoid": 1, "tanh": 1, "relu": 1, "abs": 1,
              "max": 2, "min": 2, "sum": 1, "mean": 1}
 _NUM = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: parentheses, calls, unary signs and `**` nest at most this deep in one expression
+MAX_NESTING = 100
 _OPS = ("**", "+", "-", "*", "/", "@", "(", ")", ",", "=")
 _BAD = {".": "attribute access ('.') is not allowed",
         "'": "strings are not allowed", '"': "strings are not allowed",
@@ -43,14 +46,26 @@ class ExprError(Exception):
         self.message, self.col, self.hint = message, col, hint
 
 
+def _q(text: object) -> str:
+    """User text quoted for a message (as repr quotes it): short, controls escaped."""
+    t = safe(text, limit=40)
+    quote = '"' if "'" in t and '"' not in t else "'"
+    return quote + t + quote
+
+
 def did_you_mean(word: str, options) -> str | None:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else None
+    return f"did you mean {_q(close[0])}?" if close else None
+
+
+#: names the debugger keeps for itself: `x.grad` is x's gradient in watches/breakpoints
+RESERVED = {"grad": "'.grad' names gradients in watches and breakpoints"}
 
 
 def valid_name(name: str) -> bool:
     """Can `name` be an input or an assigned name?"""
-    return bool(_NAME.fullmatch(name)) and not name.startswith("__") and name not in FUNCTIONS
+    return bool(_NAME.fullmatch(name)) and not name.startswith("__") and \
+        name not in FUNCTIONS and name not in RESERVED
 
 
 # ------------------------------------------------------------------ tokens
@@ -70,22 +85,22 @@ def tokenize(line: str) -> list[Token]:
             m = _NUM.match(line, i)
             end = m.end()
             if end < n and (line[end].isalnum() or line[end] in "_."):
-                raise ExprError(f"malformed number {line[i:end + 1]!r}", i)
+                raise ExprError(f"malformed number {_q(line[i:end + 1])}", i)
             out.append(Token("num", m.group(), i))
             i = end
         elif c.isalpha() or c == "_":
             m = _NAME.match(line, i)
             if not m:
-                raise ExprError(f"unexpected character {c!r}", i)
+                raise ExprError(f"unexpected character {_q(c)}", i)
             if m.group().startswith("__"):
-                raise ExprError(f"names starting with '__' are not allowed ({m.group()!r})",
+                raise ExprError(f"names starting with '__' are not allowed ({_q(m.group())})",
                                 i, "expressions only compute with numbers and inputs")
             out.append(Token("name", m.group(), i))
             i = m.end()
         else:
             op = next((o for o in _OPS if line.startswith(o, i)), None)
             if op is None:
-                raise ExprError(_BAD.get(c, f"unexpected character {c!r}"), i)
+                raise ExprError(_BAD.get(c, f"unexpected character {_q(c)}"), i)
             out.append(Token("op", op, i))
             i += len(op)
     out.append(Token("end", "", min(i, n)))
@@ -119,10 +134,20 @@ _TWICE = "'=' may appear only once, after the assigned name"
 
 
 class _Parser:
-    """Recursive descent; binary operators by precedence climbing."""
+    """Recursive descent; binary operators by precedence climbing (a loop, so a long
+    flat sum is no deeper than one term). Parentheses, calls, unary signs and `**`
+    nest by recursion: `nest` bounds them at MAX_NESTING levels."""
 
     def __init__(self, tokens: list[Token], start: int = 0):
         self.toks, self.k = tokens, start
+        self.depth = 0
+
+    def nest(self, col: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ExprError(f"nested too deeply (more than {MAX_NESTING} levels of "
+                            "parentheses, calls, signs or '**')", col,
+                            "split it: assign a part to a name on its own line")
 
     def take(self) -> Token:
         self.k += 1
@@ -137,7 +162,7 @@ class _Parser:
         tree, tok = self.expression(1), self.toks[self.k]
         if tok.kind != "end":
             message = {"=": _TWICE, ")": "unmatched ')'"}.get(
-                tok.text, f"unexpected {tok.text!r} after the expression")
+                tok.text, f"unexpected {_q(tok.text)} after the expression")
             raise ExprError(message, tok.col, None if tok.text in "=)" else
                             "is an operator missing?")
         return tree
@@ -152,11 +177,17 @@ class _Parser:
     def unary(self):
         if self.at("-", "+"):
             tok = self.take()
-            return Unary(tok.text, self.unary(), tok.col)
+            self.nest(tok.col)
+            node = Unary(tok.text, self.unary(), tok.col)
+            self.depth -= 1
+            return node
         base = self.primary()
         if self.at("**"):      # right-associative, tighter than a unary minus on its left
             tok = self.take()
-            return Bin("**", base, self.unary(), tok.col)
+            self.nest(tok.col)
+            node = Bin("**", base, self.unary(), tok.col)
+            self.depth -= 1
+            return node
         return base
 
     def close(self, what: str) -> None:
@@ -171,22 +202,26 @@ class _Parser:
         if tok.kind == "name":
             return self.call(tok) if self.at("(") else Name(tok.text, tok.col)
         if tok.text == "(":
+            self.nest(tok.col)
             inner = self.expression(1)
             self.close("")
+            self.depth -= 1
             return inner
         if tok.kind == "end":
             raise ExprError("the expression ends too early", tok.col)
-        raise ExprError(_TWICE if tok.text == "=" else f"unexpected {tok.text!r}", tok.col)
+        raise ExprError(_TWICE if tok.text == "=" else f"unexpected {_q(tok.text)}", tok.col)
 
     def call(self, name: Token):
         self.take()   # "("
+        self.nest(name.col)
         args = [] if self.at(")") else [self.expression(1)]
         while args and self.at(","):
             self.take()
             args.append(self.expression(1))
         self.close(" after the arguments")
+        self.depth -= 1
         if name.text not in FUNCTIONS:
-            raise ExprError(f"unknown function {name.text!r}", name.col,
+            raise ExprError(f"unknown function {_q(name.text)}", name.col,
                             did_you_mean(name.text, FUNCTIONS)
                             or "functions: " + ", ".join(FUNCTIONS))
         want = FUNCTIONS[name.text]
@@ -262,13 +297,14 @@ class _Builder:
         if node.id in self.names:
             return self.names[node.id]
         if node.id in self.targets:
-            raise ExprError(f"{node.id!r} is used before it is assigned "
+            raise ExprError(f"{_q(node.id)} is used before it is assigned "
                             f"(on line {self.targets[node.id]})", node.col)
         if node.id in FUNCTIONS:
-            raise ExprError(f"{node.id!r} is a function: write {node.id}(...)", node.col)
+            raise ExprError(f"{_q(node.id)} is a function: write {node.id}(...)", node.col)
         known = list(self.inputs) + list(self.names)
-        raise ExprError(f"unknown name {node.id!r}", node.col,
-                        did_you_mean(node.id, known) or "known names: " + ", ".join(known))
+        raise ExprError(f"unknown name {_q(node.id)}", node.col,
+                        did_you_mean(node.id, known) or "known names: " + ", ".join(
+                            [safe(k, limit=40) for k in known[:12]] + ["..."] * (len(known) > 12)))
 
     def lower(self, node, root: str | None = None):
         if isinstance(node, Num):
@@ -284,7 +320,17 @@ class _Builder:
             return -v if isinstance(v, float) else self.gate("neg", (v,), None, root)
         if isinstance(node, Call):
             return self.call(node, root)
-        a, b = self.lower(node.left), self.lower(node.right)
+        spine = [node]               # a + b + c + ...: the left operands, lowered by a loop
+        while isinstance(spine[-1].left, Bin):
+            spine.append(spine[-1].left)
+        value = self.lower(spine[-1].left)
+        for bin_node in reversed(spine):
+            value = self.binary(bin_node, value, self.lower(bin_node.right),
+                                root if bin_node is node else None)
+        return value
+
+    def binary(self, node: Bin, a, b, root: str | None):
+        """The gate of `a op b` (a and b lowered: floats or node ids), or a folded float."""
         op, ca, cb = node.op, isinstance(a, float), isinstance(b, float)
         if op == "@":
             if ca or cb:
@@ -335,7 +381,7 @@ def build_graph(expr: str, inputs: dict[str, np.ndarray], output: str | None = N
         return line_map[min(j, len(line_map) - 1)] if line_map else j + 1
 
     def fail(exc: ExprError, j: int):
-        text = lines[j].strip()
+        text = safe(lines[j].strip(), limit=40)
         return TuinnError(f"{exc.message} (column {exc.col + 1} of `{text}`)", file=file,
                           line=where(j), key=key, hint=exc.hint)
 
@@ -348,13 +394,16 @@ def build_graph(expr: str, inputs: dict[str, np.ndarray], output: str | None = N
             target, tree = item
             name = target.text
             if name in inputs:
-                raise ExprError(f"{name!r} is an input and cannot be assigned", target.col,
+                raise ExprError(f"{_q(name)} is an input and cannot be assigned", target.col,
                                 "pick a new name")
             if name in FUNCTIONS:
-                raise ExprError(f"{name!r} is a function name and cannot be assigned",
+                raise ExprError(f"{_q(name)} is a function name and cannot be assigned",
                                 target.col)
+            if name in RESERVED:
+                raise ExprError(f"{_q(name)} is reserved: {RESERVED[name]}", target.col,
+                                "pick another name")
             if name in targets:
-                raise ExprError(f"{name!r} is already assigned on line {targets[name]}",
+                raise ExprError(f"{_q(name)} is already assigned on line {targets[name]}",
                                 target.col, "every name is assigned once")
         except ExprError as exc:
             raise fail(exc, j) from None
@@ -370,7 +419,7 @@ def build_graph(expr: str, inputs: dict[str, np.ndarray], output: str | None = N
         try:
             result = builder.lower(tree, name)
             if isinstance(result, float):
-                raise ExprError(f"{name!r} is a constant ({result:g}): "
+                raise ExprError(f"{_q(name)} is a constant ({result:g}): "
                                 "a graph computes with its inputs", 0,
                                 "give constants as [graph] inputs to see their gradients")
         except ExprError as exc:
@@ -380,11 +429,11 @@ def build_graph(expr: str, inputs: dict[str, np.ndarray], output: str | None = N
     out_name = output if output is not None else parsed[-1][1]
     if out_name not in builder.names:
         what = "an input" if out_name in inputs else "not an assigned name"
-        raise TuinnError(f"output {out_name!r} is {what}", file=file, line=output_line,
+        raise TuinnError(f"output {_q(out_name)} is {what}", file=file, line=output_line,
                          key="graph.output", hint=did_you_mean(out_name, builder.names))
     out_id = builder.names[out_name]
     if out_id in inputs:
-        raise TuinnError(f"output {out_name!r} is just the input {out_id!r}: "
+        raise TuinnError(f"output {_q(out_name)} is just the input {_q(out_id)}: "
                          "the output must be computed by a gate", file=file,
                          line=targets[out_name], key=key)
     return GraphSpec(inputs=dict(inputs), gates=builder.gates, output=out_id,
@@ -429,7 +478,7 @@ def infer_shapes(graph: GraphSpec, file: str | None = None) -> dict[str, tuple[i
         except ValueError as exc:
             detail = " and ".join(f"{a} {s}" for a, s in zip(g.args, args))
             reason = str(exc) if g.op == "matmul" else "cannot be broadcast together"
-            raise TuinnError(f"shape mismatch in gate {g.id!r} ({_SYMBOL[g.op]}): "
+            raise TuinnError(f"shape mismatch in gate {_q(g.id)} ({_SYMBOL[g.op]}): "
                              f"{detail}: {reason}", file=file, line=g.line,
                              key="graph.expr") from None
         shapes[g.id] = shape
@@ -437,7 +486,7 @@ def infer_shapes(graph: GraphSpec, file: str | None = None) -> dict[str, tuple[i
     if out != ():
         gate = next(g for g in graph.gates if g.id == graph.output)
         name = next((n for n, i in graph.names.items() if i == graph.output), graph.output)
-        raise TuinnError(f"output {name!r} has shape {out}; the output must be a scalar: "
+        raise TuinnError(f"output {_q(name)} has shape {out}; the output must be a scalar: "
                          f"try sum({name}) or mean({name})", file=file, line=gate.line,
                          key="graph.expr")
     return shapes

@@ -7,7 +7,6 @@ are TuinnErrors naming the file, the line and the dotted key (lines come from
 
 from __future__ import annotations
 
-import math
 import re
 import sys
 from pathlib import Path
@@ -21,13 +20,22 @@ except ModuleNotFoundError:   # Python 3.10
 import numpy as np
 
 from tuinn.errors import TuinnError
+from tuinn.fmt import safe
+from tuinn.scenario import limits as L
 from tuinn.scenario import schema as S
 from tuinn.scenario.expr import FUNCTIONS, build_graph, infer_shapes, valid_name
+from tuinn.scenario.expr import RESERVED as EXPR_RESERVED
 from tuinn.scenario.locate import Located, Where, locate
+from tuinn.scenario.files import check_params_file, file_samples, resolve_file, set_by
+from tuinn.scenario.memory import check_graph, check_network
 from tuinn.scenario.spec import (DataSpec, DebugSpec, GraphSpec, LayerSpec, LossSpec,
                                  NetworkSpec, OptimizerSpec, ScenarioInfo, Spec, TrainSpec)
 
 _DATA_OWN = ("generator", "x", "y", "file", "validation")   # not generator options
+#: names the trace and the debugger use for themselves: no layer may take them
+RESERVED = {"input": "the debugger and the trace call the data fed to the network 'input'",
+            "loss": "the debugger and the trace call the loss step 'loss'",
+            "grad": "'.grad' names gradients in watches and breakpoints"}
 _TOML_POS = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
 
 
@@ -45,10 +53,18 @@ def load_scenario(path: str | Path) -> Spec:
     if p.is_dir():
         raise TuinnError("is a directory, not a scenario file", file=name,
                          hint="give a .toml file")
+    if not p.is_file():
+        raise TuinnError("not a regular file (a device or a pipe?)", file=name,
+                         hint="give a .toml file")
     try:
-        data = p.read_bytes()
+        with open(p, "rb") as fh:
+            data = fh.read(L.MAX_SCENARIO_BYTES + 1)
     except OSError as exc:
         raise TuinnError(f"cannot read the scenario file: {exc.strerror}", file=name) from None
+    if len(data) > L.MAX_SCENARIO_BYTES:
+        raise TuinnError(f"the file is larger than {L.fmt_bytes(L.MAX_SCENARIO_BYTES)}: too "
+                         "large for a scenario", file=name,
+                         hint="put large arrays in an .npz file: [data] file = ...")
     return load_text(_decode(data, name), name)
 
 
@@ -73,14 +89,37 @@ def load_text(text: str, path: str) -> Spec:
     if not text.strip():
         raise TuinnError("empty scenario file", file=path,
                          hint="start with [scenario] name = ... kind = ...")
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _syntax_error(str(exc), text, path) from None
+    raw = _parse_toml(text, path)
     if not raw:
         raise TuinnError("empty scenario file: only comments, no [scenario] table", file=path)
     located = locate(text)
     return _build(raw, located, Where(path, located.lines), Path(path).parent)
+
+
+def _parse_toml(text: str, path: str) -> dict:
+    """tomllib's parse, its recursion and integer limits turned into TuinnErrors."""
+    line = L.deep_toml(text) or L.deep_keys(text)
+    if line is not None:
+        raise _too_deep(path, line)
+    try:
+        raw = tomllib.loads(text)
+        if L.value_depth(raw):
+            raise RecursionError
+        return raw
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(str(exc), text, path) from None
+    except RecursionError:
+        raise _too_deep(path, None) from None
+    except (ValueError, OverflowError) as exc:   # an integer of more than 4300 digits
+        line = L.long_number_line(text)
+        message = ("a number with thousands of digits is too large" if line else
+                   f"cannot read this TOML: {safe(exc, limit=60)}")
+        raise TuinnError(message, file=path, line=line, title="TOML syntax error") from None
+
+
+def _too_deep(path: str, line: int | None) -> TuinnError:
+    return TuinnError(f"arrays or tables nested too deeply (more than {L.MAX_TOML_DEPTH} "
+                      "levels)", file=path, line=line, title="TOML syntax error")
 
 
 def _syntax_error(message: str, text: str, path: str) -> TuinnError:
@@ -101,7 +140,8 @@ def _syntax_error(message: str, text: str, path: str) -> TuinnError:
 def _build(raw: dict, located: Located, where: Where, base: Path) -> Spec:
     for key, value in raw.items():
         if key not in S.TOP_LEVEL:
-            what = f"table [{key}]" if isinstance(value, dict) else f"top-level key {key!r}"
+            what = (f"table [{safe(key, limit=40)}]" if isinstance(value, dict)
+                    else f"top-level key {S.show(key)}")
             raise where.error(f"unknown {what}", key, _top_hint(key))
         if not isinstance(value, dict):
             raise where.error(f"expected a table [{key}], got {S.type_name(value)}", key)
@@ -120,7 +160,8 @@ def _build(raw: dict, located: Located, where: Where, base: Path) -> Spec:
     if info.kind == "graph":
         spec.graph = _graph(raw, located, where, info.dtype)
     else:
-        spec.network = _network(raw, where, info.dtype, base)
+        spec.network, samples, data_key = _network(raw, where, info.dtype, base)
+        check_network(spec, spec.network, where, samples, data_key)
     return spec
 
 
@@ -153,17 +194,18 @@ def _graph(raw: dict, located: Located, where: Where, dtype: str) -> GraphSpec:
     for name, value in vals["inputs"].items():
         key = f"graph.inputs.{name}"
         if not valid_name(name):
-            why = ("is a function name" if name in FUNCTIONS
-                   else "is not a valid name (letters, digits and _, not starting with a digit)")
-            raise where.error(f"input {name!r} {why}", key)
+            why = ("is a function name" if name in FUNCTIONS else
+                   f"is reserved: {EXPR_RESERVED[name]}" if name in EXPR_RESERVED else
+                   "is not a valid name (letters, digits and _, not starting with a digit)")
+            raise where.error(f"input {S.show(name)} {why}", key)
         if isinstance(value, (str, bool)) or not isinstance(value, (int, float, list)):
-            raise where.error(f"input {name!r}: expected a number or a nested list of "
+            raise where.error(f"input {S.show(name)}: expected a number or a nested list of "
                               f"numbers, got {S.type_name(value)}", key)
         inputs[name] = S.to_array(value, dtype, key, where)
     graph = build_graph(vals["expr"], inputs, vals["output"], file=where.file,
                         line_map=located.strings.get("graph.expr") or _fallback(where),
                         output_line=where.line("graph.output"))
-    infer_shapes(graph, file=where.file)
+    check_graph(graph, infer_shapes(graph, file=where.file), dtype, where.file)
     return graph
 
 
@@ -173,18 +215,16 @@ def _fallback(where: Where) -> list[int] | None:
 
 
 # ------------------------------------------------------------------ kind = "network"
-def _network(raw: dict, where: Where, dtype: str, base: Path) -> NetworkSpec:
+def _network(raw: dict, where: Where, dtype: str,
+             base: Path) -> tuple[NetworkSpec, int, str]:
     if "model" not in raw:
         raise _missing(where, "model", "kind = 'network' needs a [model] table (input, layers)")
     model = S.check_table(raw["model"], S.MODEL, "model", where)
     shape = tuple(model["input"])
-    if math.prod(shape) > S.MAX_ELEMENTS:
-        raise where.error(f"one sample of shape {shape} holds {math.prod(shape):,} numbers, "
-                          f"too many for memory (at most {S.MAX_ELEMENTS:,})", "model.input")
     layers = _layers(model["layers"], "model.layers", where, {}, {})
     if "data" not in raw:
         raise _missing(where, "data", "kind = 'network' needs a [data] table")
-    data = _data(raw["data"], where, dtype, base, shape)
+    data, samples, data_key = _data(raw["data"], where, dtype, base, shape)
     loss = LossSpec(**S.check_table(raw.get("loss", {}), S.LOSS, "loss", where))
     optimizer = OptimizerSpec(**S.check_table(raw.get("optimizer", {}), S.OPTIMIZER,
                                               "optimizer", where))
@@ -192,7 +232,7 @@ def _network(raw: dict, where: Where, dtype: str, base: Path) -> NetworkSpec:
     params, params_file = _params(raw.get("params", {}), layers, where, dtype, base)
     return NetworkSpec(input=shape, layers=layers, data=data, loss=loss,
                        optimizer=optimizer, train=train, params=params,
-                       params_file=params_file)
+                       params_file=params_file), samples, data_key
 
 
 def _layers(tables: list[dict], prefix: str, where: Where, counts: dict[str, int],
@@ -209,18 +249,20 @@ def _layers(tables: list[dict], prefix: str, where: Where, counts: dict[str, int
         vals = S.check_table(table, {**S.LAYER_COMMON, **S.LAYERS[kind]}, key, where)
         name = vals.pop("name") or f"{kind}{counts[kind]}"
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
-            raise where.error(f"layer name {name!r}: use letters, digits, _ and -",
+            raise where.error(f"layer name {S.show(name)}: use letters, digits, _ and -",
                               f"{key}.name")
+        if name in RESERVED:
+            raise where.error(f"layer name {name!r} is reserved: {RESERVED[name]}",
+                              f"{key}.name", "pick another name")
         if name in seen:
             raise where.error(f"duplicate layer name {name!r} (also {seen[name]})",
                               f"{key}.name" if "name" in table else key,
                               "give each layer its own name")
         seen[name] = key
+        if len(seen) > L.MAX_LAYERS:
+            raise where.error(f"more than {L.MAX_LAYERS:,} layers", key,
+                              "a network this deep would take forever to step through")
         del vals["type"]
-        for opt in S.WIDTH_OPTIONS:
-            if opt in vals and vals[opt] > S.MAX_WIDTH:
-                raise where.error(f"{opt} = {vals[opt]} is too large to fit in memory "
-                                  f"(at most {S.MAX_WIDTH})", f"{key}.{opt}")
         if vals.get("stride", 0) is None:
             vals["stride"] = vals["size"]
         sub = []
@@ -229,19 +271,6 @@ def _layers(tables: list[dict], prefix: str, where: Where, counts: dict[str, int
         out.append(LayerSpec(type=kind, name=name, options=vals, layers=sub,
                              line=where.line(key) or 0))
     return out
-
-
-def _resolve_file(value: str, key: str, where: Where, base: Path,
-                  suffixes: tuple[str, ...]) -> str:
-    path = Path(value)
-    if not path.is_absolute():
-        path = base / path
-    if path.suffix.lower() not in suffixes:
-        raise where.error(f"{value!r}: expected a {' or '.join(suffixes)} file", key)
-    if not path.is_file():
-        raise where.error(f"file not found: {value!r} (looked for {path})", key,
-                          "paths are relative to the scenario file")
-    return str(path)
 
 
 def _generator_defaults() -> dict[str, dict[str, Any]]:
@@ -260,7 +289,8 @@ def _extra_field(default: Any) -> S.Field:
 
 
 def _data(table: Any, where: Where, dtype: str, base: Path,
-          shape: tuple[int, ...]) -> DataSpec:
+          shape: tuple[int, ...]) -> tuple[DataSpec, int, str]:
+    """The DataSpec, the number of samples it will have, and the key that sets it."""
     fields = dict(S.DATA)
     known: dict[str, dict[str, Any]] = {}
     generator = table.get("generator") if isinstance(table, dict) else None
@@ -285,15 +315,16 @@ def _data(table: Any, where: Where, dtype: str, base: Path,
     options = {k: vals[k] for k in fields if k in table and k not in _DATA_OWN}
     spec = DataSpec(generator=vals["generator"], validation=vals["validation"],
                     options=options, line=where.line("data") or 0)
+    spec.path = where.file
     if spec.generator:
         samples = options.get("samples", known.get(spec.generator, {}).get("samples", 200))
-        size = samples * math.prod(shape)
-        if size > S.MAX_ELEMENTS:
-            raise where.error(f"{samples} samples of shape {shape} make {size:,} "
-                              f"numbers, too many for memory (at most {S.MAX_ELEMENTS:,})",
-                              "data.samples")
-    elif vals["file"] is not None:
-        spec.file = _resolve_file(vals["file"], "data.file", where, base, (".npz", ".csv"))
+        return spec, samples, "data.samples" if "samples" in table else "data.generator"
+    if vals["file"] is not None:
+        spec.file = resolve_file(vals["file"], "data.file", where, base, (".npz", ".csv"))
+        try:
+            return spec, file_samples(spec.file, shape), "data.file"
+        except TuinnError as err:
+            raise set_by(err, where, "data.file") from None
     else:
         spec.x = S.to_array(vals["x"], dtype, "data.x", where)
         spec.y = S.to_array(vals["y"], dtype, "data.y", where, keep_int=True)
@@ -306,7 +337,7 @@ def _data(table: Any, where: Where, dtype: str, base: Path,
         if spec.x.shape[1:] != shape:
             raise where.error(f"each row of x has shape {spec.x.shape[1:]}, but [model] "
                               f"input = {list(shape)}", "data.x")
-    return spec
+    return spec, len(spec.x), "data.x"
 
 
 def _all_layers(layers: list[LayerSpec]):
@@ -326,7 +357,11 @@ def _params(table: Any, layers: list[LayerSpec], where: Where, dtype: str,
         if name == "file":
             if not isinstance(value, str):
                 raise where.error(f"expected a string, got {S.type_name(value)}", "params.file")
-            params_file = _resolve_file(value, "params.file", where, base, (".npz",))
+            params_file = resolve_file(value, "params.file", where, base, (".npz",))
+            try:
+                check_params_file(params_file, kinds, dtype)
+            except TuinnError as err:
+                raise set_by(err, where, "params.file") from None
         elif isinstance(value, dict):   # [params.dense1] W = ... or dense1.W = ...
             items += [(f"{name}.{k}", v) for k, v in value.items()]
         else:
@@ -336,15 +371,15 @@ def _params(table: Any, layers: list[LayerSpec], where: Where, dtype: str,
         key = f"params.{name}"
         layer, _, pname = name.rpartition(".")
         if not layer:
-            raise where.error(f"parameter {name!r}: write '<layer>.<param>', e.g. 'dense1.W'",
+            raise where.error(f"parameter {S.show(name)}: write '<layer>.<param>', e.g. 'dense1.W'",
                               key)
         if layer not in kinds:
-            raise where.error(f"no layer named {layer!r}", key, S.suggest(layer, kinds))
+            raise where.error(f"no layer named {S.show(layer)}", key, S.suggest(layer, kinds))
         allowed = S.LAYER_PARAMS.get(kinds[layer], ())
         if pname not in allowed:
             if not allowed:
                 raise where.error(f"layer {layer!r} ({kinds[layer]}) has no parameters", key)
-            raise where.error(f"{kinds[layer]} layer {layer!r} has no parameter {pname!r}",
+            raise where.error(f"{kinds[layer]} layer {layer!r} has no parameter {S.show(pname)}",
                               key, S.suggest(pname, allowed))
         params[name] = S.to_array(value, dtype, key, where)
     return params, params_file

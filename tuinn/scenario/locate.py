@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from tuinn.errors import TuinnError
+from tuinn.fmt import safe
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _BLANK = re.compile(r"[ \t]*")
@@ -65,7 +66,9 @@ class Where:
         return line_of(self.lines, key)
 
     def error(self, message: str, key: str | None, hint: str | None = None) -> TuinnError:
-        return TuinnError(message, file=self.file, line=self.line(key), key=key, hint=hint)
+        """An error at `key`'s line; the key as shown is short and control-free."""
+        shown = safe(key, limit=80) if key else key
+        return TuinnError(message, file=self.file, line=self.line(key), key=shown, hint=hint)
 
 
 class _Scan:
@@ -280,7 +283,18 @@ class _Scan:
         self.i += run
         return True
 
+    def _simple(self, pattern: re.Pattern) -> tuple[str, list[int]] | None:
+        """A one-line string without escapes, in one step (the common case)."""
+        m = pattern.match(self.t, self.i)
+        if m is None:
+            return None
+        self.i = m.end()
+        return m.group()[1:-1], [self.line_at(m.start())]
+
     def literal_string(self, multi: bool) -> tuple[str, list[int]]:
+        simple = None if multi else self._simple(_SIMPLE_LITERAL)
+        if simple is not None:
+            return simple
         starts = self._open(multi)
         out: list[str] = []
         while True:
@@ -295,6 +309,9 @@ class _Scan:
             self.i += 1
 
     def basic_string(self, multi: bool) -> tuple[str, list[int]]:
+        simple = None if multi else self._simple(_SIMPLE_BASIC)
+        if simple is not None:
+            return simple
         starts = self._open(multi)
         out: list[str] = []
         while True:
@@ -329,4 +346,6 @@ class _Scan:
 
 
 _SPACE_ONLY = re.compile(r"[ \t\r\n]*")
+_SIMPLE_BASIC = re.compile(r'"[^"\\\n]*"')
+_SIMPLE_LITERAL = re.compile(r"'[^'\n]*'")
 _LINE_END = re.compile(r"[ \t]*\r?\n")

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from tuinn.fmt import safe
 from tuinn.scenario.locate import Where
 
 REQUIRED: Any = object()   # default of a key that must be given
+MAX_INT = 2 ** 63 - 1        # any integer setting: it must fit in an int64
+MAX_CLASSES = 1000           # data generators' classes
+MAX_DIMS = 32                # dimensions of an array written in a scenario
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ GENERATOR_OPTIONS = ("samples", "classes", "noise", "delay")
 DATA = {
     "generator": _choice(None, *GENERATORS),
     "samples": _pos_int(200),
-    "classes": Field("int", 2, lo=2),
+    "classes": Field("int", 2, lo=2, hi=MAX_CLASSES),
     "noise": Field("float", 0.1, lo=0),
     "delay": Field("int", 3, lo=1),          # copy task
     "validation": _unit(0.0),
@@ -149,10 +154,9 @@ DEBUG = {
     "breakpoints": Field("strs", ()),
     "watch": Field("strs", ()),
     "history": _nonneg_int(200),
+    "speed": Field("int", 0, lo=0, hi=100_000),   # run mode's iterations a second; 0: full
 }
 
-MAX_ELEMENTS = 50_000_000    # samples * prod(input) beyond this would not fit comfortably
-MAX_WIDTH = 100_000          # units / hidden / filters
 
 
 # ------------------------------------------------------------------ the checks
@@ -190,19 +194,52 @@ def _expect(what: str, value: Any, key: str, where: Where):
     return where.error(f"expected {what}, got {type_name(value)}", key)
 
 
-def _check_range(value, field: Field, key: str, where: Where) -> None:
-    lo_bad = field.lo is not None and (value <= field.lo if field.lo_open else value < field.lo)
-    hi_bad = field.hi is not None and (value >= field.hi if field.hi_open else value > field.hi)
-    if not (lo_bad or hi_bad):
+def in_range(value: Any, lo: float | None = None, hi: float | None = None,
+             lo_open: bool = False, hi_open: bool = False) -> bool:
+    """Is `value` a finite number within the bounds? The one range test of the loader and
+    the generators: NaN and +-Inf are never in range (a bare `<=` would let NaN through)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        if abs(int(value)) > MAX_INT:
+            return False
+    elif not math.isfinite(value):
+        return False
+    if lo is not None and not (value > lo if lo_open else value >= lo):
+        return False
+    return hi is None or bool(value < hi if hi_open else value <= hi)
+
+
+def rule(lo: float | None, hi: float | None, lo_open: bool = False,
+         hi_open: bool = False) -> str:
+    """The bounds in words: "> 0", "in [0, 1)", "a finite number"."""
+    if lo is not None and hi is not None:
+        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+        return f"in {left}{lo:g}, {hi:g}{right}"
+    if lo is not None:
+        return f"{'>' if lo_open else '>='} {lo:g}"
+    if hi is not None:
+        return f"{'<' if hi_open else '<='} {hi:g}"
+    return "a finite number"
+
+
+def show(value: Any) -> str:
+    """A short, terminal-safe excerpt of a value from the user's file, for messages."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        return f"an integer of {len(str(abs(value))):,} digits"
+    return safe(repr(value), limit=40)
+
+
+def check_range(value, field: Field, key: str, where: Where) -> None:
+    """Raise unless `value` is a finite number within the field's bounds."""
+    if in_range(value, field.lo, field.hi, field.lo_open, field.hi_open):
         return
-    if field.lo is not None and field.hi is not None:
-        left, right = "(" if field.lo_open else "[", ")" if field.hi_open else "]"
-        rule = f"in {left}{field.lo:g}, {field.hi:g}{right}"
-    elif field.lo is not None:
-        rule = f"{'>' if field.lo_open else '>='} {field.lo:g}"
-    else:
-        rule = f"{'<' if field.hi_open else '<='} {field.hi:g}"
-    raise where.error(f"must be {rule}, got {value!r}", key)
+    if isinstance(value, (int, np.integer)) and abs(int(value)) > MAX_INT:
+        raise where.error(f"{show(value)} is too large (at most {MAX_INT:,})", key)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise where.error(f"must be a finite number, got {show(value)}", key)
+    raise where.error(f"must be {rule(field.lo, field.hi, field.lo_open, field.hi_open)}, "
+                      f"got {show(value)}", key)
 
 
 def check_value(value: Any, field: Field, key: str, where: Where) -> Any:
@@ -213,17 +250,18 @@ def check_value(value: Any, field: Field, key: str, where: Where) -> Any:
             raise _expect("a string", value, key, where)
         if field.choices and value not in field.choices:
             what = key.rpartition(".")[2]
-            raise where.error(f"unknown {what} {value!r}", key, suggest(value, field.choices))
+            raise where.error(f"unknown {what} {show(value)}", key,
+                              suggest(value, field.choices))
         return value
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise _expect("an integer", value, key, where)
-        _check_range(value, field, key, where)
+        check_range(value, field, key, where)
         return value
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _expect("a number", value, key, where)
-        _check_range(value, field, key, where)
+        check_range(value, field, key, where)
         return float(value)
     if kind == "bool":
         if not isinstance(value, bool):
@@ -250,7 +288,7 @@ def check_table(table: Any, schema: dict[str, Field], prefix: str, where: Where)
         raise _expect("a table", table, prefix, where)
     for key in table:
         if key not in schema:
-            raise where.error(f"unknown key {key!r}", f"{prefix}.{key}", suggest(key, schema))
+            raise where.error(f"unknown key {show(key)}", f"{prefix}.{key}", suggest(key, schema))
     out = {}
     for name, field in schema.items():
         key = f"{prefix}.{name}"
@@ -263,15 +301,28 @@ def check_table(table: Any, schema: dict[str, Field], prefix: str, where: Where)
     return out
 
 
+def _leaf(value: Any, key: str, where: Where, at: str) -> None:
+    """One number of an array: finite, and an integer that fits in an int64."""
+    if not in_range(value):
+        place = f" at {at}" if at else ""
+        what = "too large" if isinstance(value, int) else "not a finite number"
+        raise where.error(f"{show(value)}{place} is {what}", key,
+                          "numbers must be finite: no nan or inf" if what != "too large"
+                          else None)
+
+
 def _shape_of(value: Any, key: str, where: Where, at: str) -> tuple[int, ...]:
     if isinstance(value, bool) or not isinstance(value, (int, float, list)):
         place = f" at {at}" if at else ""
         raise where.error(f"expected numbers, got {type_name(value)}{place}", key)
     if not isinstance(value, list):
+        _leaf(value, key, where, at)
         return ()
     if not value:
         raise where.error(f"empty array{' at ' + at if at else ''}", key)
     if all(type(v) in (int, float) for v in value):
+        for j, v in enumerate(value):
+            _leaf(v, key, where, f"{at}[{j}]")
         return (len(value),)
     shapes = [_shape_of(v, key, where, f"{at}[{j}]") for j, v in enumerate(value)]
     for j, shape in enumerate(shapes):
@@ -286,11 +337,38 @@ def to_array(value: Any, dtype: str, key: str, where: Where,
              keep_int: bool = False) -> np.ndarray:
     """Numbers or nested lists -> an array of `dtype` (0-d for a number).
 
-    keep_int: an array of TOML integers stays int64 (class labels).
+    keep_int: an array of TOML integers stays int64 (class labels). NaN, Inf, integers
+    beyond int64 and values that overflow `dtype` (1e300 in float32) are errors.
     """
-    _shape_of(value, key, where, "")
+    shape = _shape_of(value, key, where, "")
+    if len(shape) > MAX_DIMS:
+        raise where.error(f"an array of {len(shape)} dimensions: at most {MAX_DIMS}", key)
     if keep_int:
         arr = np.array(value)
         if arr.dtype.kind == "i":
             return arr.astype(np.int64, copy=False)
-    return np.array(value, dtype=dtype)
+    with np.errstate(over="ignore"):
+        try:
+            arr = np.array(value, dtype=dtype)
+        except OverflowError:
+            arr = None
+    if arr is None or not np.isfinite(arr).all():
+        big = _first_overflow(value, dtype)
+        raise where.error(f"{show(big)} does not fit in {dtype} (largest: "
+                          f"{float(np.finfo(dtype).max):.3g})", key,
+                          "use smaller numbers, or dtype = \"float64\"" if dtype != "float64"
+                          else None)
+    return arr
+
+
+def _first_overflow(value: Any, dtype: str) -> Any:
+    """The first number of a nested list that overflows `dtype`."""
+    top = float(np.finfo(dtype).max)
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, list):
+            stack.extend(reversed(v))
+        elif abs(v) > top:
+            return v
+    return value

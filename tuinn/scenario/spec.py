@@ -63,6 +63,7 @@ class DataSpec:
     file: str | None = None          # resolved path of an .npz / .csv file
     validation: float = 0.0
     line: int = 0
+    path: str = ""                   # the scenario file, for errors
 
 
 @dataclass
@@ -95,6 +96,7 @@ class DebugSpec:
     breakpoints: list[str] = field(default_factory=list)
     watch: list[str] = field(default_factory=list)
     history: int = 200
+    speed: int = 0                   # run mode's starting iterations a second; 0: full speed
 
 
 @dataclass

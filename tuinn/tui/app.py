@@ -16,6 +16,20 @@ if TYPE_CHECKING:
     from tuinn.engine.session import Session
 
 
+def key_name(key: str) -> str:
+    """A key as a user types it: `,` `.` `?` `/` `-`, not comma, full_stop, question_mark."""
+    from textual.keys import format_key
+    key = key.strip()
+    ch = format_key(key) if len(key) > 1 and "+" not in key else ""
+    return ch if len(ch) == 1 and ch.isascii() and ch.isprintable() and not ch.isspace() else key
+
+
+def long_description(binding) -> str:
+    """What the help and the command palette say a key does: the footer's short word
+    is the description, a longer one is the tooltip."""
+    return binding.tooltip or binding.description
+
+
 class TuinnApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "tuinn"
@@ -66,6 +80,19 @@ class TuinnApp(App):
         self.build_error = err
         self.exit(return_code=2)
 
+    async def on_event(self, event) -> None:
+        """A key typed on a screen that a dialog has since covered goes to the dialog's
+        Input (see TypeAhead), not to the dialog's bindings: nothing typed is lost."""
+        from textual import events
+
+        from tuinn.tui.screens.ask import TypeAhead
+        if isinstance(event, events.Key) and event.is_forwarded:
+            typed_on, top = getattr(event, "typed_on", None), self.screen
+            if (typed_on is not None and typed_on is not top and isinstance(top, TypeAhead)
+                    and top.type_ahead(event)):
+                return
+        await super().on_event(event)
+
     def make_screen(self):
         if self.spec.info.kind == "graph":
             from tuinn.tui.screens.graph import GraphScreen
@@ -77,20 +104,22 @@ class TuinnApp(App):
         """Every key of the debugger screen, the graph panel and the app, for the help."""
         from tuinn.tui.widgets.conv_view import ConvView
         from tuinn.tui.widgets.graph_view import GraphView
+        from tuinn.tui.widgets.network_view import NetworkView
         from tuinn.tui.widgets.rnn_view import RecurrentView
         screen = screen or self.screen
         panels = [(GraphView, "graph panel")]
         if self.spec.info.kind == "network":
-            panels += [(ConvView, "conv view"), (RecurrentView, "recurrent view")]
+            panels = [(NetworkView, "network panel"), (ConvView, "conv view"),
+                      (RecurrentView, "recurrent view")]
         seen, out = set(), []
         tagged = [(b, "") for b in screen.BINDINGS]
         tagged += [(b, where) for cls, where in panels for b in cls.BINDINGS]
         tagged += [(b, "") for b in self.BINDINGS]
         for b, where in tagged:
-            keys = "/".join(k.strip() for k in b.key.split(",")).replace("question_mark", "?")
+            keys = "/".join(key_name(k) for k in b.key.split(","))
             if (keys, where) not in seen:
                 seen.add((keys, where))
-                out.append((keys, b.description + (f" ({where})" if where else "")))
+                out.append((keys, long_description(b) + (f" ({where})" if where else "")))
         out.append(("up/down, enter", "move in the step list; run or rewind to the highlighted step"))
         out.append(("ctrl+p", "command palette: every action by name"))
         return out
@@ -100,7 +129,8 @@ class TuinnApp(App):
         debugger = next((s for s in reversed(self.screen_stack) if hasattr(s, "controller")), None)
         if debugger is not None:
             for key, description in self.key_list(debugger):
-                binding = next((b for b in debugger.BINDINGS if b.description == description), None)
+                binding = next((b for b in debugger.BINDINGS if long_description(b) == description),
+                               None)
                 if binding is not None:
                     yield SystemCommand(description, f"key: {key}",
                                         partial(debugger.run_action, binding.action))

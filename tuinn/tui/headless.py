@@ -53,11 +53,12 @@ def svg_to_text(svg: str, width: int, height: int) -> str:
 
 def check_keys(keys: list[str]) -> None:
     """Reject key names Textual does not know (it would ignore them silently)."""
-    from textual.keys import Keys, key_to_character
+    from textual.keys import Keys, format_key, key_to_character
     known = {k.value for k in Keys}
     for key in keys:
         base = key.split("+")[-1]
-        if len(base) == 1 or base in known or key_to_character(base) is not None:
+        if (len(base) == 1 or base in known or key_to_character(base) is not None
+                or len(format_key(base)) == 1):           # slash, minus, plus: / - +
             continue
         raise TuinnError(f"unknown key {key!r}", key="--keys",
                          hint="use Textual key names: n, right, left, enter, space, escape, "

@@ -29,9 +29,33 @@ def diagram_labels(session: Session, digits: int = 2) -> dict[str, EdgeLabel]:
     for node in list(session.program.inputs) + [g.id for g in session.program.spec.gates]:
         value = tape.values.get(node)
         grad = tape.grads.get(node)
-        labels[node] = EdgeLabel("" if value is None else fmt.summary(value, digits),
-                                 None if grad is None else fmt.summary(grad, digits))
+        v = "" if value is None else fmt.summary(value, digits)
+        g = None if grad is None else fmt.summary(grad, digits)
+        shape = fmt.shape(value) + " " if value is not None else ""
+        if g and shape and g.startswith(shape):
+            g = g[len(shape):]                # "∇μ=0.44" under "(1,3) μ=0.77": said once
+        short = (v[len(shape):], g) if shape and v.startswith(shape) else None
+        labels[node] = EdgeLabel(v, g, short)
     return labels
+
+
+def pass_end(session: Session) -> tuple[dict[str, tuple[int, int]], str]:
+    """Run the pass to its end and come back (the session is where it was): the cells
+    each edge's value and "∇grad" labels take there (so the graph's layout does not move
+    while stepping) and the output's value there (the header's, after an edit). Graphs
+    only: a few gates, replayed in microseconds; runs on the engine thread."""
+    here = session.tick
+    session.run_to_end()
+    try:
+        labels = diagram_labels(session)
+        out = output_value(session)
+    finally:
+        session.goto(here)
+    reserve = {k: (len(v), 0 if g is None else 1 + len(g)) + (
+        (len(lab.short[0]), 0 if lab.short[1] is None else 1 + len(lab.short[1])) if lab.short
+        else (len(v), 0 if g is None else 1 + len(g)))
+        for k, lab in labels.items() for v, g in [(lab.value, lab.grad)]}
+    return reserve, out
 
 
 def step_line(session: Session, index: int) -> tuple[str, str, str]:

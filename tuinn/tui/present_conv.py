@@ -105,11 +105,12 @@ def _state(session, layer) -> tuple[str, int, str]:
 
 
 def _scaled(a: np.ndarray) -> tuple[np.ndarray, int]:
-    """Values and the power of ten they are shown in, so that 2 decimals say something."""
+    """Values and the power of ten they are shown in, so that 2 decimals say something
+    and every number fits one format ("-9.99"): the largest |value| shown is in [0.1, 10)."""
     a = np.asarray(a, dtype=np.float64)
     finite = np.abs(a[np.isfinite(a)])
     top = float(finite.max()) if finite.size else 0.0
-    if top == 0.0 or 0.1 <= top < 1000.0:
+    if top == 0.0 or 0.1 <= top < 9.995:
         return a, 0
     e = int(np.floor(np.log10(top)))
     return a / 10.0 ** e, e
@@ -234,8 +235,7 @@ def conv_view(session, layer_name: str | None = None, out_cell: tuple[int, int] 
         data.lines.append((data.field_text, "field"))
         return data
     done = f"  ({note})" if note else ""
-    data.title = (f"{layer.name} {phase}: window {k + 1} of {count} "
-                  f"→ output ({cell[0]}, {cell[1]}){done}")
+    data.title = f"{phase}: window {k + 1}/{count} → output ({cell[0]}, {cell[1]}){done}"
     if layer.type == "conv2d":
         (_conv_forward if phase == "forward" else _conv_backward)(session, layer, data)
     else:

@@ -10,6 +10,7 @@ import numpy as np
 from tuinn import fmt
 from tuinn.engine.network import INPUT, LOSS
 from tuinn.engine.session import Session
+from tuinn.tui.present_tensor import tensor_stats
 from tuinn.tui.render.circuit import DiagramNode, EdgeLabel
 
 LAYER_LABEL = {"relu": "relu", "sigmoid": "σ", "tanh": "tanh", "leaky_relu": "lrelu",
@@ -31,7 +32,7 @@ def network_nodes(session: Session) -> list[DiagramNode]:
                 nodes.append(DiagramNode(mm, "@", "gate", (prev, f"{layer.name}.W")))
                 nodes.append(DiagramNode(layer.name, "+", "gate", (mm, f"{layer.name}.b")))
             elif layer.type == "residual":
-                inner = chain(layer.sublayers(), prev)
+                inner = chain(layer.children(), prev)
                 nodes.append(DiagramNode(layer.name, "+", "gate", (inner, prev)))
             else:
                 label = LAYER_LABEL.get(layer.type, layer.type)
@@ -79,26 +80,40 @@ class TensorView:
     title: str
     arrays: list[tuple[str, np.ndarray, str]] = field(default_factory=list)  # (label, array, kind)
     note: str = ""
+    stats: list[dict] = field(default_factory=list)     # tensor_stats of each array, in order
+    pending: str = ""                   # the gradient's column while it is not computed yet
+
+    def with_stats(self) -> "TensorView":
+        """Compute the statistics (on the engine thread: the widget only draws them)."""
+        self.stats = [tensor_stats(a) for _, a, _ in self.arrays]
+        return self
 
 
 def tensor_view(session: Session, node: str) -> TensorView:
+    """What the tensor panel shows for `node`, its statistics computed."""
+    return _tensor_view(session, node).with_stats()
+
+
+def _tensor_view(session: Session, node: str) -> TensorView:
     prog, tape = session.program, session.tape
     step = session.current
     if node in prog.param_layers:
         layer, k = prog.param_layers[node]
-        view = TensorView(node, f"{node}  parameter of {layer.name}  {fmt.shape(layer.params[k])}")
+        view = TensorView(node, f"{node}  parameter of {layer.name}")
         before = tape.extra.get("before", {}).get(node)
         if before is not None:
             view.arrays.append(("old value", before, "value"))
         else:
             view.arrays.append(("value", prog.start.params[node], "value"))
         if node in tape.grads:
-            view.arrays.append(("gradient" + (" (with L2)" if prog.spec.network.loss.l2 else ""),
+            view.arrays.append(("∇loss" + (" + L2" if prog.spec.network.loss.l2 else ""),
                                 tape.grads[node], "grad"))
+        else:
+            view.pending = "∇loss: on the backward pass"
         if before is not None:
             for name, arr in prog.optimizer.state(node).items():
                 if np.ndim(arr):
-                    view.arrays.append((f"{prog.optimizer.type} state {name}", arr, "state"))
+                    view.arrays.append((f"{prog.optimizer.type} {name}", arr, "state"))
             view.arrays.append(("new value", tape.values[node], "value"))
             view.note = f"update: {update_rule(prog)}"
         return view
@@ -111,7 +126,9 @@ def tensor_view(session: Session, node: str) -> TensorView:
     if value is not None:
         view.arrays.append(("value", value, "value"))
     if grad is not None:
-        view.arrays.append(("gradient ∂loss/∂" + node, grad, "grad"))
+        view.arrays.append(("∇loss", grad, "grad"))
+    elif value is not None and node not in (INPUT, "target"):
+        view.pending = "∇loss: on the backward pass"
     if not view.arrays:
         view.note = "not computed yet in this iteration"
     if step is not None and step.node == node and step.phase == "forward" and node != LOSS:

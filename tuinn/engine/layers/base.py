@@ -24,8 +24,6 @@ def register(cls: type["Layer"]) -> type["Layer"]:
 
 class Layer:
     type: ClassVar[str] = ""
-    #: parameter names that get L2 (weight matrices, never biases)
-    weight_params: ClassVar[tuple[str, ...]] = ()
     #: sub-steps of the forward/backward pass (timesteps, windows); 1 for most layers
     def substeps(self) -> int:
         return 1
@@ -62,8 +60,23 @@ class Layer:
     def param_count(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
-    def sublayers(self) -> list["Layer"]:
+    def l2_params(self) -> list[str]:
+        """The parameters L2 regularises: those whose name starts with W (W, Wx, Wh,
+        W_in, ... and their _r twins); never biases, gamma, beta or P."""
+        return [k for k in self.params if k.startswith("W")]
+
+    def children(self) -> list["Layer"]:
+        """The layers directly inside this one (a residual block's), in order."""
         return []
+
+    def sublayers(self) -> list["Layer"]:
+        """Every layer inside this one at any depth, in order of appearance (a nested
+        block before its own layers)."""
+        out: list[Layer] = []
+        for child in self.children():
+            out.append(child)
+            out.extend(child.sublayers())
+        return out
 
     def buffer(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
         """A layer-owned scratch array of `shape` (self.dtype), reused while the shape

@@ -79,7 +79,6 @@ class Conv2D(Layer):
     """
 
     type: ClassVar[str] = "conv2d"
-    weight_params: ClassVar[tuple[str, ...]] = ("W",)
     defaults: ClassVar[dict] = {"stride": 1, "padding": 0, "init": "he", "init_std": 0.01}
 
     need_dx: bool = True

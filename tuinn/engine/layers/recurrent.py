@@ -28,7 +28,6 @@ from tuinn.errors import TuinnError
 class Recurrent(Layer):
     """Shared build/forward/backward; subclasses name the cell and its views."""
 
-    weight_params: ClassVar[tuple[str, ...]] = ("Wx", "Wh")
     defaults: ClassVar[dict] = {"return_sequences": False, "init": "xavier", "init_std": 0.01}
     biases: ClassVar[tuple[str, ...]] = ("b",)
     gate_names: ClassVar[tuple[str, ...]] = ()       # views of the post-activation gates

@@ -20,7 +20,8 @@ class Residual(Layer):
     """y = x + f(x) where f runs `options["layers"]` (LayerSpecs) in order.
 
     The block's own `params` stay empty: its parameters are its inner layers', under
-    their own names (dense2.W, ...), reached through `sublayers()`. cache: "x", "fx", "y".
+    their own names (dense2.W, ...): `children()` are the layers directly inside, and
+    `sublayers()` every layer inside at any depth (blocks nest). cache: "x", "fx", "y".
     """
 
     type: ClassVar[str] = "residual"
@@ -54,7 +55,7 @@ class Residual(Layer):
                 hint="make the last inner layer output the block's input shape")
         return self.in_shape
 
-    def sublayers(self) -> list[Layer]:
+    def children(self) -> list[Layer]:
         return list(self.layers)
 
     def param_count(self) -> int:

@@ -15,11 +15,16 @@ Plain data in (DiagramNode, EdgeLabel), text out; no math. Conventions, which sn
   cross, the vertical line stays unbroken (│) and the horizontal one passes under it.
 The layout depends only on the nodes and the label widths (not on the terminal width);
 `min_label_width` keeps it from widening as values and gradients appear while stepping.
+Denser forms for small panels (render/circuit_fit.py chooses among them): `compact` boxes
+(a one-argument gate is one row, `[exp]`; n arguments take 2n-1 rows, each still entering
+with its own "▶"), `labels_inline` ("value ∇grad" on the wire itself, one row per edge), and
+`label_nodes` (only those nodes' edges labelled; the rest go to the inspector).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -29,13 +34,10 @@ from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
 
+from tuinn.tui.render.circuit_paint import CircuitPainter
+
 GRAD_PREFIX = "∇"
 _END = "\x00end"                     # key of the virtual slot the output's edge runs into
-_N, _S, _E, _W = 1, 2, 4, 8
-_LINES = {_E: "─", _W: "─", _E | _W: "─", _N: "│", _S: "│", _N | _S: "│",
-          _S | _E: "┌", _S | _W: "┐", _N | _E: "└", _N | _W: "┘", _N | _S | _E: "├",
-          _N | _S | _W: "┤", _E | _W | _S: "┬", _E | _W | _N: "┴", 15: "┼"}
-_BORDERS = {"light": "┌┐└┘─│", "heavy": "┏┓┗┛━┃", "double": "╔╗╚╝═║"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class DiagramNode:
 class EdgeLabel:
     value: str = ""             # formatted forward value; "" while not computed
     grad: str | None = None     # formatted gradient (no prefix); None until backward reached it
+    short: tuple[str, str | None] | None = None   # (value, grad) abbreviated, for `short_labels`
 
 
 @dataclass
@@ -64,6 +67,7 @@ class _Slot:
     succs: list[tuple[str, int]] = field(default_factory=list)   # (target slot, entry)
     x: int = 0
     y: int = 0
+    top: int = 1                # rows above argument 0's entry
 
     @property
     def real(self) -> bool:
@@ -74,7 +78,7 @@ class _Slot:
         return self.y + self.h // 2 if self.real else self.y
 
     def entry_row(self, k: int) -> int:
-        return self.y + 1 + 2 * k if self.kind == "gate" else self.y
+        return self.y + self.top + 2 * k if self.kind == "gate" else self.y
 
 
 def _pav(targets: list[Fraction]) -> list[Fraction]:
@@ -89,7 +93,7 @@ def _pav(targets: list[Fraction]) -> list[Fraction]:
     return [s / n for s, n in blocks for _ in range(n)]
 
 
-class CircuitDiagram:
+class CircuitDiagram(CircuitPainter):
     """A computation graph drawn left to right; measure it, render it, or ask where a node is."""
 
     def __init__(self, nodes: list[DiagramNode], output: str, labels: dict[str, EdgeLabel],
@@ -98,11 +102,30 @@ class CircuitDiagram:
                  current_style: str | Style = "bold reverse", box_style: str | Style = "",
                  selected_style: str | Style = "bold", edge_style: str | Style = "",
                  output_name: str | None = None, min_label_width: int = 0,
-                 inputs_near: bool = False):
+                 inputs_near: bool = False, compact: bool = False, labels_inline: bool = False,
+                 label_nodes: Collection[str] | None = None, row_gap: int | None = None,
+                 label_reserve: dict[str, tuple[int, int]] | None = None, wire_pad: int = 1,
+                 short_labels: bool = False, more_outputs: Collection[str] = ()):
         """inputs_near: draw each input just left of its first user instead of in the
-        first column (the network view: parameters beside their layer)."""
+        first column (the network view: parameters beside their layer).
+        compact: boxes without padding rows, a one-argument gate as `[exp]`, no blank row
+        between the things of a column. labels_inline: each edge's "value ∇grad" on its
+        wire instead of above and below it (one row per edge). label_nodes: label only the
+        edges leaving these nodes (None: all); an unlabelled gap gets a short wire.
+        row_gap: blank rows between the things of a column (default 1, compact 0).
+        label_reserve: per node, cells to keep for its value and its "∇grad" (say, their
+        widths at the end of the pass), so the layout stays put while stepping.
+        wire_pad: inline, the wire cells kept before a label ("─ 2 ∇-0.2 ─▶").
+        short_labels: use each EdgeLabel's `short` form where it has one.
+        more_outputs: nodes whose edges also run to the right edge, each ending in
+        "▶ id" (a graph cut in two: the edges that continue in the part drawn below)."""
         self.nodes = {n.id: n for n in nodes}
-        self.inputs_near = inputs_near
+        self.inputs_near, self.compact, self.labels_inline = inputs_near, compact, labels_inline
+        self.label_nodes = None if label_nodes is None else frozenset(label_nodes)
+        self.row_gap = (0 if compact else 1) if row_gap is None else row_gap
+        self.label_reserve, self.wire_pad = label_reserve or {}, wire_pad
+        self.short_labels = short_labels
+        self._ends = [(_END, output, output_name)] + [(f"{_END}:{m}", m, m) for m in more_outputs]
         self.output, self.labels, self.current, self.selected = output, labels, current, selected
         st = lambda s: s if isinstance(s, Style) else Style.parse(s)  # noqa: E731
         self.value_style, self.grad_style = st(value_style), st(grad_style)
@@ -113,7 +136,13 @@ class CircuitDiagram:
         self._build_slots(nodes)
         for step in (self._order, self._place_rows, self._plan_gaps, self._place_columns):
             step()
-        self._paint()
+        self._chars: list[list[str]] | None = None       # painted when first drawn
+
+    def cells(self) -> tuple[list[list[str]], list[list[Style | None]]]:
+        """The drawing's characters and styles, row by row (painted on first use)."""
+        if self._chars is None:
+            self._paint()
+        return self._chars, self._styles
 
     # ---- public queries -------------------------------------------------------------------
     def size(self) -> tuple[int, int]:
@@ -124,6 +153,21 @@ class CircuitDiagram:
         """x, y, w, h of a node's box (an input's name area) in drawing cells."""
         s = self._slots[id]
         return s.x, s.y, s.w, s.h
+
+    def entry_cell(self, id: str, k: int) -> tuple[int, int]:
+        """x, y of the "▶" where argument k enters node `id` (the output enters `_END`)."""
+        s = self._slots[id]
+        return s.x - 1, s.entry_row(k)
+
+    def column_of(self, id: str) -> int:
+        """The column a node stands in (inputs 0; the output's edge ends in the last)."""
+        return self._col[id]
+
+    def columns(self) -> list[tuple[int, list[str]]]:
+        """Per column: the x where it starts, and the nodes whose edges cross the gap to
+        its right (a fan-out or a long edge counts once)."""
+        return [(self._col_x[c], list(self._nets[c]) if c < len(self._nets) else [])
+                for c in range(self._ncols)]
 
     def node_at(self, x: int, y: int) -> str | None:
         """The node whose box covers cell (x, y), if any."""
@@ -137,7 +181,7 @@ class CircuitDiagram:
         return Measurement(self._width, self._width)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        for row, styles in zip(self._chars, self._styles):
+        for row, styles in zip(*self.cells()):
             start = 0
             for x in range(1, len(row) + 1):
                 if x == len(row) or styles[x] != styles[start]:
@@ -150,7 +194,9 @@ class CircuitDiagram:
         """Validate the graph and put each node in its column (longest path from the inputs)."""
         bad = [n.id for n in nodes if n.kind != "gate" and (n.kind != "input" or n.args)]
         unknown = [(n.id, a) for n in nodes for a in n.args if a not in self.nodes]
-        if len(self.nodes) != len(nodes) or bad or unknown or self.output not in self.nodes:
+        outs = [node for _, node, _ in self._ends]
+        if len(self.nodes) != len(nodes) or bad or unknown or not set(outs) <= self.nodes.keys() \
+                or len(set(outs)) != len(outs):
             raise ValueError(f"circuit: duplicate ids, bad kinds {bad}, unknown args {unknown}"
                              f" or unknown output {self.output!r}")
         self._col = col = {}
@@ -171,17 +217,23 @@ class CircuitDiagram:
 
     def _build_slots(self, nodes: list[DiagramNode]) -> None:
         slots: dict[str, _Slot] = {}
+        pad = 0 if self.labels_inline else 1           # rows for the labels above and below
         for n in nodes:
-            w = cell_len(n.label) + (4 if n.kind == "gate" else 2)
-            h = 2 * len(n.args) + 1 if len(n.args) > 1 else 3
-            slots[n.id] = _Slot(n.id, n.kind, self._col[n.id], w, h)
+            if not self.compact:
+                w = cell_len(n.label) + (4 if n.kind == "gate" else 2)
+                h, top = (2 * len(n.args) + 1 if len(n.args) > 1 else 3), 1
+            else:
+                bh = max(1, 2 * len(n.args) - 1) if n.kind == "gate" else 1
+                w = cell_len(n.label) + (4 if bh > 1 else 2 if n.label else 1)
+                h, top = bh + 2 * pad, pad
+            slots[n.id] = _Slot(n.id, n.kind, self._col[n.id], w, h, top=top)
         self._ncols = max(self._col.values()) + 2          # the last column holds only the end
-        end_w = cell_len(self.output_name) + 1 if self.output_name else 0
-        slots[_END] = _Slot(_END, "end", self._ncols - 1, end_w, 1)
         consumers: dict[str, list[tuple[str, int]]] = {n.id: [] for n in nodes}
         for n, k, a in [(n, k, a) for n in nodes for k, a in enumerate(n.args)]:
             consumers[a].append((n.id, k))
-        consumers[self.output].append((_END, 0))
+        for key, node, name in self._ends:
+            slots[key] = _Slot(key, "end", self._ncols - 1, cell_len(name) + 1 if name else 0, 1)
+            consumers[node].append((key, 0))
         self._edges: list[tuple[str, str, int, str]] = []   # (src slot, dst slot, entry, net)
         for n in nodes:
             if not consumers[n.id]:
@@ -244,7 +296,7 @@ class CircuitDiagram:
             offs, o = [], 0
             for key in layer:
                 offs.append(o)
-                o += self._slots[key].h + 1                # one blank row between slots
+                o += self._slots[key].h + self.row_gap
             targets = []
             for key, off in zip(layer, offs):
                 s = self._slots[key]
@@ -299,14 +351,28 @@ class CircuitDiagram:
         for s in [s for s in self._slots.values() if s.col > c]:
             s.y += d
 
+    def _labelled(self, key: str) -> bool:
+        return self.label_nodes is None or key in self.label_nodes
+
     def _label_texts(self, key: str) -> tuple[str, str]:
+        if not self._labelled(key):
+            return "", ""
         lab = self.labels.get(key) or EdgeLabel()
-        return lab.value, "" if lab.grad is None else GRAD_PREFIX + lab.grad
+        value, grad = lab.short if self.short_labels and lab.short else (lab.value, lab.grad)
+        return value, "" if grad is None else GRAD_PREFIX + grad
+
+    def _label_width(self, key: str) -> int:
+        """Cells the labels of `key`'s edge take (at least min_label_width each)."""
+        value, grad = (max(self.min_label_width, r, cell_len(t)) for t, r in
+                       zip(self._label_texts(key), self.label_reserve.get(key, (0, 0))))
+        return value + (1 + grad if grad else 0) if self.labels_inline else max(value, grad)
 
     def _place_columns(self) -> None:
         x = 0
         self._gap_x: list[tuple[int, int, int]] = []      # (label start, label width, track 0 x)
+        self._col_x: list[int] = []                        # where each column starts
         for c, layer in enumerate(self._layers):
+            self._col_x.append(x)
             slots = [self._slots[k] for k in layer]
             margin = 1 if any(s.kind in ("gate", "end") and s.preds for s in slots) else 0
             inner = max(s.w for s in slots)
@@ -316,97 +382,13 @@ class CircuitDiagram:
             x += margin + inner
             if c == self._ncols - 1:
                 break
-            texts = [t for s in slots if s.real for t in self._label_texts(s.key)]
-            lw = max([self.min_label_width] + [cell_len(t) for t in texts]) + 2
+            labelled = [s.key for s in slots if s.real and self._labelled(s.key)]
+            if labelled or not (self.compact or self.label_nodes is not None):
+                lw = max([self.min_label_width] + [self._label_width(k) for k in labelled])
+                lw += 2 + self.wire_pad if self.labels_inline else 2   # inline: "─ " text " "
+            else:
+                lw = 1                                 # nothing to label: a short wire
             ntracks = len(set(self._tracks[c].values()))
             self._gap_x.append((x, lw, x + lw + 1))
             x += lw + (2 * ntracks + 1 if ntracks else 1)
         self._width = x
-
-    # ---- painting -------------------------------------------------------------------------
-    def _paint(self) -> None:
-        self._chars = [[" "] * self._width for _ in range(self._height)]
-        self._styles: list[list[Style | None]] = [[None] * self._width for _ in range(self._height)]
-        self._lines: dict[tuple[int, int], dict[str, int]] = {}
-        for c, tracks in enumerate(self._tracks):
-            label_x, lw, track0 = self._gap_x[c]
-            for net, (src, dsts) in self._nets[c].items():
-                self._route(self._slots[src], dsts, net, tracks, track0)
-            for s in [self._slots[key] for key in self._layers[c] if self._slots[key].real]:
-                if not s.succs:                           # an unused result: a labelled stub
-                    self._hline(s.key, s.out_row, s.x + s.w, label_x + lw - 1)
-                for text, dy, style in zip(self._label_texts(s.key), (-1, 1),
-                                           (self.value_style, self.grad_style)):
-                    self._text(label_x + (lw - cell_len(text)) // 2, s.out_row + dy, text, style)
-        for (x, y), nets in self._lines.items():
-            dirs = list(nets.values())                  # a crossing: the vertical line wins
-            dirs = ([d for d in dirs if d & (_N | _S)] or dirs)[0] if len(dirs) > 1 else dirs[0]
-            if self._chars[y][x] == " ":
-                self._put(x, y, _LINES[dirs], self.edge_style)
-        for key in self.nodes:
-            self._node(self._slots[key])
-        end = self._slots[_END]
-        self._put(end.x - 1, end.y, "▶", self.edge_style)
-        self._text(end.x + 1, end.y, self.output_name or "", self.box_style)
-
-    def _route(self, src: _Slot, dsts: list[tuple[str, int]], net: str,
-               tracks: dict[str, int], track0: int) -> None:
-        s_row = src.out_row
-        xs = src.x + src.w if src.real else src.x
-        ends = []
-        for key, k in dsts:
-            d = self._slots[key]
-            ends.append((d.entry_row(k), d.x - 1 if d.kind != "dummy" else d.x))
-            if d.kind == "dummy":                      # a pass-through spans its whole column
-                self._hline(net, d.y, d.x, d.x + d.w - 1)
-        if net not in tracks:                          # straight through
-            self._hline(net, s_row, xs, ends[0][1])
-            return
-        tx = track0 + 2 * tracks[net]
-        self._hline(net, s_row, xs, tx)
-        rows = [r for r, _ in ends] + [s_row]
-        self._vline(net, tx, min(rows), max(rows))
-        for r, xe in ends:
-            self._hline(net, r, tx, xe)
-
-    def _hline(self, net: str, y: int, x0: int, x1: int) -> None:
-        for x in range(x0, x1 + 1):
-            d = (_E if x < x1 else 0) | (_W if x > x0 else 0)
-            cell = self._lines.setdefault((x, y), {})
-            cell[net] = cell.get(net, 0) | (d or _E | _W)
-
-    def _vline(self, net: str, x: int, y0: int, y1: int) -> None:
-        for y in range(y0, y1 + 1):
-            d = (_S if y < y1 else 0) | (_N if y > y0 else 0)
-            if d:
-                cell = self._lines.setdefault((x, y), {})
-                cell[net] = cell.get(net, 0) | d
-
-    def _put(self, x: int, y: int, ch: str, style: Style | None) -> None:
-        self._chars[y][x], self._styles[y][x] = ch, style
-
-    def _text(self, x: int, y: int, text: str, style: Style | None) -> None:
-        for ch in text:                                # a wide character owns two cells
-            self._put(x, y, ch, style)
-            for i in range(1, cell_len(ch)):
-                self._put(x + i, y, "", style)
-            x += max(1, cell_len(ch))
-
-    def _node(self, s: _Slot) -> None:
-        node = self.nodes[s.key]
-        is_cur, is_sel = s.key == self.current, s.key == self.selected
-        label_style = self.box_style + (self.selected_style if is_sel else Style())
-        label_style += self.current_style if is_cur else Style()
-        border = "heavy" if is_cur else "double" if is_sel else "light"
-        b_style = label_style + Style(reverse=False) if is_cur or is_sel else self.box_style
-        if s.kind == "gate" or border != "light":
-            tl, tr, bl, br, hz, vt = _BORDERS[border]
-            self._text(s.x, s.y, tl + hz * (s.w - 2) + tr, b_style)
-            self._text(s.x, s.y + s.h - 1, bl + hz * (s.w - 2) + br, b_style)
-            for y in range(s.y + 1, s.y + s.h - 1):
-                self._put(s.x, y, vt, b_style)
-                self._put(s.x + s.w - 1, y, vt, b_style)
-        pad = " " if s.kind == "gate" else ""
-        self._text(s.x + 1, s.y + s.h // 2, pad + node.label + pad, label_style)
-        for k in range(len(node.args)):
-            self._put(s.x - 1, s.entry_row(k), "▶", self.edge_style)

@@ -15,7 +15,9 @@ TensorFlow-Playground style. Conventions, which the tests rely on:
 - Without colour (`mono`, or a console with `no_color`/no colour system) a region cell shows
   a texture of its upper row's class (MONO_TEXTURES: class 0 blank, 1 "·", 2 "∶", ...) or,
   for regression, of the sign and size ("=" "-" " " "+" "#").
-- The last line is a footer: "x -6 … 6  y -6 … 6  ● 0  ▲ 1".
+- The last line is a footer: "x -6 … 6  y -6 … 6  ● 0  ▲ 1"; in a map narrower than that
+  the legend comes first and keeps every class ("● 0  ▲ 1  ■ 2  x -6…6 y -6…6", then
+  closer, "●0 ▲1 ■2"), the extent shortened or left out.
 """
 
 from __future__ import annotations
@@ -184,19 +186,33 @@ class DecisionMap:
         return lines
 
     def _footer(self) -> Text:
+        """Extent, then the legend; when that is wider than the map, the legend first (every
+        class, closer together if need be) and the extent only if it still fits."""
         x0, x1, y0, y1 = self.extent
-        line = Text(f"x {compact(x0)} … {compact(x1)}  y {compact(y0)} … {compact(y1)}",
-                    style="dim")
+        extent = f"x {compact(x0)} … {compact(x1)}  y {compact(y0)} … {compact(y1)}"
+        width = self.grid.shape[1]
+        for sep, gap in (("  ", " "), ("  ", ""), (" ", "")):
+            legend = self._legend(sep, gap)
+            if len(extent) + len(sep) + legend.cell_len <= width:
+                return Text(extent, style="dim") + Text(sep) + legend
+            if legend.cell_len <= width:
+                short = f"x {compact(x0)}…{compact(x1)} y {compact(y0)}…{compact(y1)}"
+                if legend.cell_len + len(sep) + len(short) <= width:
+                    return legend + Text(sep) + Text(short, style="dim")
+                return legend
+        return self._legend(" ", "")
+
+    def _legend(self, sep: str, gap: str) -> Text:
+        """"● 0  ▲ 1  ■ 2" (sep between entries, gap between glyph and class)."""
+        line = Text()
         if self.regression:
-            line.append("  ")
-            line.append("●", Style(color=_rgb_color(CLASS_RGB[1]), bold=True))
-            line.append(" >0  ")
-            line.append("○", Style(color=_rgb_color(CLASS_RGB[0]), bold=True))
-            line.append(" ≤0")
-            return line
-        for k in range(self.n_classes):
-            line.append("  ")
-            line.append(CLASS_GLYPHS[k % len(CLASS_GLYPHS)],
-                        Style(color=_rgb_color(self._class_rgb(k)), bold=True))
-            line.append(f" {k}")
+            entries = [("●", CLASS_RGB[1], ">0"), ("○", CLASS_RGB[0], "≤0")]
+        else:
+            entries = [(CLASS_GLYPHS[k % len(CLASS_GLYPHS)], self._class_rgb(k), str(k))
+                       for k in range(self.n_classes)]
+        for i, (glyph, rgb, label) in enumerate(entries):
+            if i:
+                line.append(sep)
+            line.append(glyph, Style(color=_rgb_color(rgb), bold=True))
+            line.append(gap + label)
         return line

@@ -18,7 +18,9 @@ Conventions, which the tests rely on:
 - `marker_col` puts "▼" above that column; `marker_row` puts "▶" left of that row.
 - Lines: title (if any), column marker line (if any), the rows, an axis line (if
   `col_label`), a note line (if strided), the legend
-  "min -1.23 ▐-█▓▒░ ░▒▓█+▌ max 4.56  (±4.56)".
+  "min -1.23 ▐-█▓▒░ ░▒▓█+▌ max 4.56  (±4.56)"; narrower than that, two lines:
+  "▐-█▓▒░ ░▒▓█+▌ ±4.56" (the ± when it fits) and "-1.23 … 4.56"; and the note, when it
+  does not fit, shortens to "rows 8/64 cols 16/32" (on two lines if need be).
 """
 
 from __future__ import annotations
@@ -178,8 +180,19 @@ class Heatmap:
         if cstep > 1:
             notes.append(f"{len(cols)} of {a.shape[1]} cols (every {_ordinal(cstep)})")
         if notes:
-            lines.append(Text("showing " + ", ".join(notes), style="dim italic"))
-        lines.append(self._legend())
+            note = "showing " + ", ".join(notes)
+            if len(note) > max_width:          # narrow: "rows 8/64 cols 16/32"
+                note = " ".join(f"{what} {len(kept)}/{n}" for what, kept, n, step in
+                                (("rows", rows, a.shape[0], rstep), ("cols", cols, a.shape[1], cstep))
+                                if step > 1)
+            parts = note.split(" cols ") if len(note) > max_width else [note]
+            lines += [Text(("cols " if i else "") + part, style="dim italic")
+                      for i, part in enumerate(parts)]
+        legend = self._legend()
+        if legend.cell_len <= max_width:
+            lines.append(legend)
+        else:                       # a narrow slot: the colour bar, then the numbers
+            lines += self._legend_narrow(max_width)
         return lines
 
     def _axis(self, gutter: int, cols: list[int]) -> Text:
@@ -196,6 +209,25 @@ class Heatmap:
         elif width < len(label) + len(first) + len(last) + 2:
             chars += "  " + label
         return Text(" " * gutter + "".join(chars), style="dim")
+
+    def _legend_narrow(self, max_width: int) -> list[Text]:
+        """The legend on two lines: "▐-█▓▒░ ░▒▓█+▌ ±4.56" and "-1.23 … 4.56"."""
+        full = self._legend()
+        plain = full.plain
+        start, end = plain.index("▐"), plain.index("▌") + 1
+        bar = full[start:end]
+        scale = f" ±{compact(self.scale)}"
+        if self.center_zero and bar.cell_len + len(scale) <= max_width:
+            bar.append(scale, style="dim")
+        lo, hi = compact(self.lo), compact(self.hi)
+        text = next((t for t in (f"{lo} … {hi}", f"{lo}…{hi}", f"±{compact(self.scale)}")
+                     if len(t) <= max_width), f"{lo}…{hi}")
+        span = Text(text, style="dim")
+        if self.n_nan:
+            span.append(f" nan×{self.n_nan}", style="dim")
+        if self.n_inf:
+            span.append(f" inf×{self.n_inf}", style="dim")
+        return [bar, span]
 
     def _legend(self) -> Text:
         line = Text(f"min {compact(self.lo)} ", style="dim")

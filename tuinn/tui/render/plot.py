@@ -12,6 +12,8 @@ Conventions, which the tests rely on:
   widened around it).
 - `marker_x` (e.g. the current iteration) draws "│" in `marker_style` in every cell of its
   column that holds no dots; the x range always reaches `marker_x`.
+- `x_scale`: x units per point (a summary of a long run: a bucket's min and max share
+  its iterations); the axis labels and `marker_x` are in x units, the points evenly spaced.
 - Without colour (`mono`, or a console with `no_color`/no colour system) the legend names each
   series with its own line glyph and series k >= 1 are drawn dashed: series 1 in every other
   cell column ("╍"), series 2 and on in every third ("┅"). With colour all lines are solid.
@@ -70,11 +72,14 @@ class LinePlot:
                  height: int, log_y: bool = False, marker_x: int | None = None,
                  x_label: str = "iteration", title: str = "",
                  marker_style: str | Style = "bold yellow", axis_style: str | Style = "dim",
-                 mono: bool | None = None):
+                 mono: bool | None = None, x_scale: float = 1.0, x_last: int | None = None):
         self.series = [(name, np.asarray(vals, dtype=np.float64).reshape(-1), _as_style(st))
                        for name, vals, st in series]
         self.width, self.height = max(1, int(width)), max(1, int(height))
-        self.log_y, self.marker_x = log_y, marker_x
+        self.x_scale = float(x_scale) if x_scale and x_scale > 0 else 1.0
+        self.x_last, self.marker_label = x_last, marker_x
+        self.log_y = log_y                    # marker_x: in points from here on
+        self.marker_x = None if marker_x is None else int(marker_x // self.x_scale)
         self.x_label, self.title = x_label, title
         self.marker_style, self.axis_style = _as_style(marker_style), _as_style(axis_style)
         self.mono = mono
@@ -228,13 +233,14 @@ class LinePlot:
             if x >= gutter and all(c == " " for c in chars[max(gutter, x - 1):x + len(s) + 1]):
                 chars[x:x + len(s)] = s
 
-        last = str(max(0, n - 1))
+        last = str(self.x_last if self.x_last is not None
+                   else max(0, round((n - 1) * self.x_scale)))
         put(gutter, "0")
         if n > 1:
             put(gutter + plot_w - len(last), last)
         if self.marker_x is not None and 0 < self.marker_x < n - 1:
             col = gutter + self._px(self.marker_x, n, 2 * plot_w) // 2
-            put(col, "↑" + str(self.marker_x))
+            put(col, "↑" + str(self.marker_label))
         if self.x_label:
             put(gutter + (plot_w - len(self.x_label)) // 2, self.x_label)
         return Text("".join(chars), style=self.axis_style)

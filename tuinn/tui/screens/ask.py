@@ -1,21 +1,80 @@
-"""Provides AskNumber: a small dialog asking for an integer in a range."""
+"""Provides AskNumber and AskText, small dialogs for a number or a line of text; and
+TypeAhead, which every dialog with an Input mixes in so that nothing typed is lost.
+
+Dialogs size to their content: at most 72 columns (90% of a narrow terminal), their
+text wrapping inside, never cut off.
+"""
 
 from __future__ import annotations
 
+from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from tuinn.fmt import safe
 
-class AskNumber(ModalScreen[int | None]):
-    DEFAULT_CSS = """
-    AskNumber { align: center middle; }
-    AskNumber > Vertical { width: 50; height: auto; border: round $accent;
-        background: $surface; padding: 1 2; }
-    AskNumber Label#error { color: $error; }
-    """
+
+DIALOG_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{ width: 90%; max-width: {width}; height: auto; max-height: 100%;
+    border: round $accent; background: $surface; padding: 0 1; }}
+{name} Label {{ width: 100%; }}
+{name} Label#error {{ color: $text-error; }}
+{name} Label#hint {{ color: $text-muted; }}
+"""
+
+
+def dialog_css(name: str, width: int = 72) -> str:
+    """The layout every dialog shares: centred, sized to its content, text wrapping."""
+    return DIALOG_CSS.format(name=name, width=width)
+
+
+class TypeAhead:
+    """Keys typed right after the key that opened the dialog go into its Input, in
+    order (a typed `J3100⏎` jumps to 3100), whether the terminal delivered them to
+    the screen below (DebuggerScreen hands them on) or to this one before its Input
+    had the focus: the first character replaces the prefilled value, as typing into
+    the focused, selected Input would; Enter submits, Backspace deletes."""
+
+    typed_over = False      # the prefilled value has been replaced
+    settled = False         # the Input has had the focus: keys reach it by themselves
+
+    def type_ahead(self, event: events.Key) -> bool:
+        """Apply an early key to the Input; False when it is not one to apply."""
+        boxes = self.query(Input)
+        if not boxes:
+            return False
+        box = boxes.first()
+        if event.key == "enter":
+            self.call_later(box.action_submit)
+        elif event.key == "backspace":
+            box.value = box.value[:-1]
+        elif event.is_printable and event.character:
+            if not self.typed_over:
+                self.typed_over, box.value = True, ""
+                box.select_on_focus = False           # keep what was typed when focused
+            box.value += event.character
+        else:
+            return False
+        box.cursor_position = len(box.value)
+        return True
+
+    def on_descendant_focus(self, event) -> None:
+        if isinstance(event.widget, Input):
+            self.settled = True
+
+    def on_key(self, event: events.Key) -> None:
+        if not self.settled and self.type_ahead(event):
+            event.stop()
+            event.prevent_default()
+
+
+class AskNumber(TypeAhead, ModalScreen[int | None]):
+    DEFAULT_CSS = dialog_css("AskNumber", 56)
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, prompt: str, low: int, high: int, value: int):
@@ -24,7 +83,8 @@ class AskNumber(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"{self.prompt} ({self.low}..{self.high}); Enter, or Escape")
+            yield Label(f"{self.prompt} ({self.low}..{self.high})")
+            yield Label("Enter goes there, Escape cancels", id="hint")
             yield Input(str(self.value), type="integer", id="number")
             yield Label("", id="error")
 
@@ -45,18 +105,11 @@ class AskNumber(ModalScreen[int | None]):
         self.dismiss(None)
 
 
-class AskText(ModalScreen[str | None]):
+class AskText(TypeAhead, ModalScreen[str | None]):
     """A line of text (a breakpoint condition, a watch expression), checked by `validate`
     (which returns an error message, or None when the text is fine)."""
 
-    DEFAULT_CSS = """
-    AskText { align: center middle; }
-    AskText > Vertical { width: 80; height: auto; border: round $accent;
-        background: $surface; padding: 1 2; }
-    AskText Label#error { color: $error; }
-    AskText Label { width: 100%; }
-    AskText Label#examples { color: $text-muted; }
-    """
+    DEFAULT_CSS = dialog_css("AskText", 80) + "AskText Label#examples { color: $text-muted; }"
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, prompt: str, examples: str, validate):
@@ -76,7 +129,7 @@ class AskText(ModalScreen[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         error = self.validate(event.value)
         if error:
-            self.query_one("#error", Label).update(error)
+            self.query_one("#error", Label).update(Text(safe(error)))   # echoes what was typed
             return
         self.dismiss(event.value.strip())
 

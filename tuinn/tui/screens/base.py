@@ -6,34 +6,37 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, ProgressBar
+from textual.widgets import ProgressBar
 
 from tuinn.engine.controller import Controller, Progress
 from tuinn.engine.session import Session
 from tuinn.errors import TuinnError
 from tuinn.tui.messages import EngineChanged
 from tuinn.tui.present import output_value
+from tuinn.tui.screens.scaffold import SCAFFOLD_KEYS, ScaffoldKeys, speed_text
 from tuinn.tui.widgets.debug_panel import DebugPanel, DebugRow
-from tuinn.tui.widgets.status import StatusBar
+from tuinn.tui.widgets.footer import KeyFooter
+from tuinn.tui.widgets.status import StatusBar, history_figure
 from tuinn.tui.widgets.step_list import StepList
 
 STEP_KEYS = [
     Binding("n,right", "step", "Step", key_display="n/→", priority=True),
     Binding("b,left", "back", "Back", key_display="b/←", priority=True),
-    Binding("s", "step_over", "Step gate/layer"),
-    Binding("f", "finish", "Finish pass"),
+    Binding("s", "step_over", "Over", tooltip="Step over a whole gate or layer"),
+    Binding("f", "finish", "Finish", tooltip="Finish pass"),
     Binding("g", "pass_start", "Pass start", show=False),
-    Binding("r", "restart", "Restart"),
+    Binding("r", "restart", "Restart", show=False),
     Binding("G", "gradcheck", "Check gradient", show=False),
     Binding("o", "export_tensor", "Export tensor", show=False),
     Binding("O", "export_trace", "Export trace", show=False),
     Binding("B", "add_breakpoint", "Add breakpoint", show=False),
     Binding("W", "add_watch", "Add watch", show=False),
 ]
-
-
-class DebuggerScreen(Screen):
-    BINDINGS = STEP_KEYS
+class DebuggerScreen(ScaffoldKeys, Screen):
+    BINDINGS = STEP_KEYS + SCAFFOLD_KEYS
+    #: the footer shows these actions first, as many as fit (then the rest in order)
+    FOOTER_FIRST = ("step", "back", "step_over", "finish", "run", "continue", "pause",
+                    "toggle_steps", "find", "switch_view", "edit", "slower")
 
     def __init__(self, spec, session: Session):
         super().__init__()
@@ -41,8 +44,12 @@ class DebuggerScreen(Screen):
         self.session = session
         self.message = ""
         self.ready = False
+        self.waiting = 0                  # step keys pressed before the kernels were ready
+        self.was_running = False          # run mode, as the footer last showed it
+        self.warm_note = "compiling or loading kernels…"
         self.last_frame: dict = {}
         self.controller = Controller(session, self._from_engine)
+        self.controller.speed = spec.debug.speed or None      # run mode; 0: full speed
 
     # ------------------------------------------------------------------ layout
     def compose(self):
@@ -54,7 +61,7 @@ class DebuggerScreen(Screen):
                 yield DebugPanel(id="debug")
             with Vertical(id="right"):
                 yield from self.compose_panels()
-        yield Footer()
+        yield KeyFooter()
 
     def compose_panels(self):
         """The kind's own panels, right of the step list."""
@@ -69,7 +76,7 @@ class DebuggerScreen(Screen):
             pass
 
     def on_mount(self) -> None:
-        self.status("compiling or loading kernels…")
+        self.status()
         self.controller.submit(self.frame)          # the panels appear before the kernels
         self.controller.submit(self._warm, "warm")
 
@@ -91,9 +98,11 @@ class DebuggerScreen(Screen):
             _, done, total, node = event
             for bar in self.query("#warm").results(ProgressBar):
                 bar.update(total=total, progress=done)
-            self.status(f"compiling or loading kernels {done}/{total}: {node}")
+            self.warm_note = f"compiling or loading kernels {done}/{total}: {node}"
+            self.status()
         elif event == "warm":
             self.ready = True
+            self.waiting = 0
             self.query("#warm").remove()
             self.refresh_frame()
         elif isinstance(event, BaseException):
@@ -115,12 +124,12 @@ class DebuggerScreen(Screen):
         """Everything the screen shows, read off the session on the engine thread (so
         the UI never reads state the engine is changing)."""
         s = session
-        extra = ""
-        if s.iterative:
+        extra: tuple[str, ...] = ()
+        if s.iterative:                 # in the order they give way when the line is short
             prog = s.program
-            extra = (f"iteration {s.iteration} · epoch {prog.epoch_of(s.iteration)} · "
-                     f"history {len(prog.history)}/{prog.history.maxlen - 1} "
-                     f"{prog.history_bytes() / 1024:.0f} KB")
+            extra = (f"iteration {s.iteration}", f"epoch {prog.epoch_of(s.iteration)}",
+                     history_figure(prog.history.count, prog.history.limit,
+                                    prog.history_bytes()))
         return {"status": (s.phase, s.tick, s.total, output_value(s), extra),
                 "debug": self.debug_rows(s, s.watches.evaluate(s))}
 
@@ -153,9 +162,20 @@ class DebuggerScreen(Screen):
         self._do(lambda s: s.goto(s.tick_of(target) + s.steps[target].substeps))
 
     def status(self, message: str = "") -> None:
-        phase, tick, total, value, extra = self.last_frame.get("status", ("ready", 0, 0, "", ""))
+        phase, tick, total, value, extra = self.last_frame.get("status", ("ready", 0, 0, "", ()))
+        if self.controller.running != self.was_running:    # run or pause: the footer's keys
+            self.was_running = self.controller.running
+            self.refresh_bindings()
         if self.controller.running:
             phase = "running"
+        elif not self.ready:
+            phase = "compiling"
+        if self.session.iterative:          # the run speed, second in line after the iteration
+            extra = (*extra[:1], speed_text(self.controller.speed), *extra[1:])
+        if not self.ready:
+            message = message or self.warm_note
+            if self.waiting:
+                message += f" · {self.waiting} key{'s' * (self.waiting > 1)} will run when ready"
         self.query_one(StatusBar).show(self.spec.info.name, phase, tick, total, value, extra,
                                        message or self.message)
 
@@ -165,6 +185,9 @@ class DebuggerScreen(Screen):
         if self.controller.running:
             return
         self.message = ""
+        if not self.ready:                      # queued behind the warm-up: say so
+            self.waiting += 1
+            self.status()
         self.controller.submit(lambda s: (fn(s), self.frame(s))[1])
 
     def action_step(self) -> None:
@@ -212,9 +235,9 @@ class DebuggerScreen(Screen):
                 if c is None:
                     self.message = f"gradient check: {node} has no gradient to check (try a parameter or an input)"
                 else:
-                    worst = float(abs(c.analytic - c.numeric).max())
-                    self.message = (f"gradient check {node}: relative error {c.rel_error:.1e} "
-                                    f"{'ok' if c.ok else 'MISMATCH'} (max |a - n| {fmt.num(worst, 3)})")
+                    from tuinn.engine.gradcheck import TOLERANCE
+                    self.message = (f"gradient check {node}: {'ok' if c.ok else 'MISMATCH'}, "
+                                    f"worst |a - n| is {fmt.num(c.worst, 2)} of {TOLERANCE}")
             return self.frame(s)
         self.message = f"checking {node}…"
         self.status()
@@ -292,6 +315,12 @@ class DebuggerScreen(Screen):
         self._ask("Watch…", "e.g. loss · dense1.W.grad · norm(dense1.W.grad) · lstm1.f · "
                   "max(abs(dense1.W))", parse_watch,
                   lambda s, text, names: s.watches.add(text, names))
+
+    def on_key(self, event) -> None:
+        """Mark the key as typed on this screen: if it opens a dialog, the keys typed
+        right after it (the terminal sent them at once) are on their way here too,
+        and the app hands them to the dialog (type-ahead; TuinnApp.on_event)."""
+        event.typed_on = self
 
     def on_debug_panel_toggle(self, message) -> None:
         self.controller.submit(lambda s: (s.breakpoints.toggle(message.index), self.frame(s))[1])

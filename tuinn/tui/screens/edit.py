@@ -11,6 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select
 
+from tuinn.tui.screens.ask import TypeAhead, dialog_css
+
 
 def parse_value(text: str, shape: tuple[int, ...]) -> np.ndarray:
     """A number or nested list (JSON syntax, data only) of the given shape."""
@@ -23,13 +25,8 @@ def parse_value(text: str, shape: tuple[int, ...]) -> np.ndarray:
     return value
 
 
-class EditInput(ModalScreen[tuple[str, np.ndarray] | None]):
-    DEFAULT_CSS = """
-    EditInput { align: center middle; }
-    EditInput > Vertical { width: 64; height: auto; border: round $accent;
-        background: $surface; padding: 1 2; }
-    EditInput Label#error { color: $error; }
-    """
+class EditInput(TypeAhead, ModalScreen[tuple[str, np.ndarray] | None]):
+    DEFAULT_CSS = dialog_css("EditInput", 64)
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, inputs: dict[str, np.ndarray], selected: str):
@@ -39,7 +36,8 @@ class EditInput(ModalScreen[tuple[str, np.ndarray] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Change an input and recompute (Enter to apply, Escape to cancel)")
+            yield Label("Change an input and recompute")
+            yield Label("Enter applies, Escape cancels", id="hint")
             yield Select([(n, n) for n in self.inputs], value=self.selected, allow_blank=False,
                          id="name")
             yield Input(self._text(self.selected), id="value")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 
-from tuinn.tui.present import diagram_labels, diagram_nodes, gate_view, step_line
-from tuinn.tui.render.circuit import CircuitDiagram
+from tuinn.tui.present import diagram_labels, diagram_nodes, gate_view, pass_end, step_line
+from tuinn.tui.render.circuit_fit import FitCircuit
 from tuinn.tui.screens.base import DebuggerScreen
 from tuinn.tui.screens.edit import EditInput
 from tuinn.tui.widgets.graph_view import GraphView
@@ -14,38 +14,58 @@ from tuinn.tui.widgets.inspector import GateInspector
 
 
 class GraphScreen(DebuggerScreen):
-    BINDINGS = DebuggerScreen.BINDINGS + [Binding("e", "edit", "Edit input"),
-                                          Binding("c", "continue", "Continue")]
+    BINDINGS = DebuggerScreen.BINDINGS + [
+        Binding("e", "edit", "Edit input"),
+        Binding("c", "continue", "Continue"),
+        Binding("z", "toggle_fit", "Fit/full", tooltip="The graph fitted to its panel, or full size (scrolls)")]
 
     def __init__(self, spec, session):
         super().__init__(spec, session)
         prog = session.program
         self.order = list(prog.inputs) + [g.id for g in prog.spec.gates]
         self.selected: str | None = None     # None: follow the current step
+        self.reserve: dict[str, tuple[int, int]] = {}   # label widths at the pass's end
+        self.edited_output: str | None = None          # the output after an edit (header)
+        self.colours: dict[str, str] = {}              # NO_COLOR: none (greys read badly)
 
     def compose_panels(self) -> ComposeResult:
         yield GraphView(self.order, id="graph")
         yield GateInspector(id="inspector")
 
     def on_mount(self) -> None:
+        if self.app.no_color:
+            self.colours = {"value_style": "", "grad_style": "italic"}
         super().on_mount()
         self.query_one("#steps").border_title = "steps"
         self.query_one("#graph").border_title = "graph"
         self.query_one("#graph").focus()
+
+    def _warm(self, session) -> str:
+        done = super()._warm(session)
+        self.reserve, _ = pass_end(session)
+        return done
 
     def frame(self, s) -> dict:
         f = super().frame(s)
         step = s.current
         current = step.node if step is not None else None
         shown = self.selected or current
+        if self.edited_output and s.program.output not in s.tape.values:
+            phase, tick, total, _, extra = f["status"]      # not computed here yet: the
+            f["status"] = (phase, tick, total, f"{self.edited_output} at the end", extra)
         f.update(
             lines=[step_line(s, i) for i in range(len(s.steps))],
             current=step.index if step else None, done=s.done_steps,
-            diagram=CircuitDiagram(diagram_nodes(s), s.program.output, diagram_labels(s),
-                                   current=current, selected=self.selected,
-                                   output_name=s.program.output, min_label_width=8),
+            diagram=FitCircuit(diagram_nodes(s), s.program.output, diagram_labels(s),
+                               current=current, selected=self.selected,
+                               output_name=s.program.output, min_label_width=8,
+                               label_reserve=self.reserve, **self.colours),
             follow=shown, gate=gate_view(s, shown) if shown else None)
         return f
+
+    def action_toggle_fit(self) -> None:
+        """z: the graph fitted to its panel (less detail), or at full size (scrolls)."""
+        self.query_one(GraphView).toggle_fit()     # the panel's subtitle says which
 
     def draw(self, f: dict) -> None:
         super().draw(f)
@@ -88,9 +108,13 @@ class GraphScreen(DebuggerScreen):
             gate = prog.nodes.get(node)
             node = next((a for a in (gate.args if gate else ()) if a in prog.inputs), next(iter(prog.inputs)))
 
+        def edit(s, name, value) -> None:
+            s.set_input(name, value)
+            self.reserve, self.edited_output = pass_end(s)
+
         def done(result) -> None:
             if result is not None:
                 name, value = result
-                self._do(lambda s: s.set_input(name, value))
+                self._do(lambda s: edit(s, name, value))
                 self.message = f"{name} = {value.tolist()}: recomputed"
         self.app.push_screen(EditInput(dict(prog.inputs), node), done)

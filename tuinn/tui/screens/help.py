@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
+
+from tuinn.fmt import safe
+
+
+def description_parser():
+    """Markdown for a description from someone else's file: emphasis, lists, tables and
+    code, but no links, images or HTML (a URL stays plain text, nothing to click)."""
+    from markdown_it import MarkdownIt
+    return MarkdownIt("gfm-like").disable(
+        ["linkify", "link", "image", "autolink", "html_inline", "html_block"], ignoreInvalid=True)
+
+
+def md_literal(text: str) -> str:
+    """Text shown as itself inside Markdown: every ASCII punctuation mark backslashed."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -25,8 +42,11 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         rows = "\n".join(f"| `{k}` | {what} |" for k, what in self.keys)
-        text = (f"# {self.title_text}\n\n{self.description.strip()}\n\n## Keys\n\n"
+        # the scenario's name is plain text; its description is Markdown (never Rich
+        # markup), control characters escaped, without links
+        text = (f"# {md_literal(safe(self.title_text))}\n\n"
+                f"{safe(self.description.strip(), newlines=True)}\n\n## Keys\n\n"
                 f"| key | what it does |\n|---|---|\n{rows}\n\n"
                 "Values are green, gradients red and marked ∇. Press Escape to close.")
         with VerticalScroll():
-            yield Markdown(text)
+            yield Markdown(text, open_links=False, parser_factory=description_parser)

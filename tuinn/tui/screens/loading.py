@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Center, Middle
 from textual.screen import Screen
 from textual.widgets import Footer, LoadingIndicator, Static
+
+from tuinn.fmt import safe
 
 
 class LoadingScreen(Screen):
@@ -28,7 +31,7 @@ class LoadingScreen(Screen):
     def compose(self) -> ComposeResult:
         with Middle():
             with Center():
-                yield Static(f"tuinn · {self.scenario_name}\nbuilding the network and loading "
-                             "the compiled kernels…")
+                yield Static(Text(f"tuinn · {safe(self.scenario_name)}\nbuilding the network "
+                                  "and loading the compiled kernels…"))   # the name: text, not markup
             yield LoadingIndicator()
         yield Footer()

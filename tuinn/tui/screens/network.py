@@ -3,25 +3,35 @@ loss curve and the data panel; run mode trains at full speed on the engine threa
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import ContentSwitcher
 
+from tuinn import fmt
 from tuinn.engine.controller import Progress
 from tuinn.engine.network import LOSS
 from tuinn.tui.present import step_line
 from tuinn.tui.present_conv import conv_view
+from tuinn.tui.present_cells import layer_circuit
+from tuinn.tui.present_layers import layer_picture
 from tuinn.tui.present_net import network_labels, network_nodes, tensor_view
 from tuinn.tui.present_rnn import recurrent_layer_of, recurrent_view
+from tuinn.tui.present_side import fit_curve, generate_text, side_views
 from tuinn.tui.render.circuit import CircuitDiagram
+from tuinn.tui.render.layers import LayerDiagram
 from tuinn.tui.screens.base import DebuggerScreen
 from tuinn.tui.widgets.conv_view import ConvView
 from tuinn.tui.widgets.data_view import DataPanel
-from tuinn.tui.widgets.graph_view import GraphView
 from tuinn.tui.widgets.loss_plot import LossPanel
+from tuinn.tui.widgets.model_views import FitPanel, TextPanel
+from tuinn.tui.widgets.network_view import NetworkView
 from tuinn.tui.widgets.rnn_view import RecurrentView
 from tuinn.tui.widgets.tensor_view import TensorInspector
+
+
+ALL = "\x00all"           # `expanded` when the whole network is drawn as gates
 
 
 class NetworkScreen(DebuggerScreen):
@@ -32,6 +42,7 @@ class NetworkScreen(DebuggerScreen):
         Binding("x", "next_epoch", "Epoch"),
         Binding("v", "switch_view", "View"),
         Binding("w", "toggle_layer_view", "Graph/layer"),
+        Binding("d", "flow", "Grad flow"),
         Binding("t", "jump_sub", "Jump to t", show=False),
         Binding("J", "jump_iteration", "Jump to iteration", show=False),
         Binding("l", "log_scale", "Log loss", show=False),
@@ -43,18 +54,18 @@ class NetworkScreen(DebuggerScreen):
         self.nodes = network_nodes(session)
         self.order = [n.id for n in self.nodes]
         self.selected: str | None = None
-        self.views = ["loss"]
-        if prog.input_shape == (2,) and (prog.loss.is_classification or prog.loss.type == "bce"):
-            self.views.append("data")
+        self.views = side_views(prog)       # v cycles: loss, then data / fit / text
         self.view = 0
         self.layer_view = True               # w: conv/recurrent steps show the layer view
         self.conv_pick = (None, None, 0)     # (layer, selected output cell, filter)
         self.data_panel: DataPanel | None = None
         self.rnn_pick: tuple[str | None, int] = (None, 0)      # (layer, selected unit)
+        self.flow: str | None = None         # d: None, "grad" or "ratio" colouring
+        self.expanded: str | None = None     # Enter: the layer drawn as its gates
 
     def compose_panels(self) -> ComposeResult:
         prog = self.session.program
-        yield GraphView(self.order, id="graph")
+        yield NetworkView(id="graph")
         yield ConvView(id="conv")
         yield RecurrentView(id="rnn")
         with Horizontal(id="bottom"):
@@ -64,6 +75,10 @@ class NetworkScreen(DebuggerScreen):
                 if "data" in self.views:
                     n_classes = int(prog.y.max()) + 1 if prog.loss.is_classification else 2
                     yield DataPanel(prog.x, prog.y, n_classes, False, id="data")
+                if "fit" in self.views:
+                    yield FitPanel(id="fit")
+                if "text" in self.views:
+                    yield TextPanel(id="text")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -84,13 +99,14 @@ class NetworkScreen(DebuggerScreen):
         f = super().frame(session) if not self.controller.running else {
             "status": super().frame(session)["status"],
             "debug": self.debug_rows(session, session.watches.evaluate_program(prog))}
-        train = list(prog.losses)
-        positive = [v for v in train if 0 < v < float("inf")]
-        wide = bool(positive) and max(positive) > 1000 * min(positive)
-        f["losses"] = (train, [prog.val_losses.get(i, float("nan")) for i in range(len(train))],
-                       prog.iteration, wide)
+        f["losses"] = prog.losses.plot_args(prog.iteration)     # bounded: O(1) in the run
         if self.data_panel is not None:
             f["grid"] = prog.decision_grid(*self.data_panel.grid_dims)
+        shown = self.views[self.view]           # the model views cost a few predictions:
+        if shown == "fit":                      # only the one on screen is computed
+            f["fit"] = (fit_curve(prog), prog.iteration)
+        elif shown == "text":
+            f["text"] = (generate_text(prog), prog.iteration)
         return f
 
     def frame(self, s) -> dict:
@@ -101,10 +117,8 @@ class NetworkScreen(DebuggerScreen):
         f.update(
             lines=[step_line(s, i) for i in range(len(s.steps))],
             current=step.index if step else None, done=s.done_steps, follow=shown,
-            diagram=CircuitDiagram(self.nodes, LOSS, network_labels(s), current=current,
-                                   selected=self.selected, min_label_width=14,
-                                   inputs_near=True),
             tensor=tensor_view(s, shown), conv=None, rnn=None)
+        f.update(self.layer_frame(s, current))
         if self.layer_view and step is not None:
             picked, cell, filt = self.conv_pick
             if picked != step.layer:
@@ -116,23 +130,58 @@ class NetworkScreen(DebuggerScreen):
                 f["rnn"] = recurrent_view(s, layer, unit=unit if picked == layer else 0)
         return f
 
+    def layer_frame(self, s, current: str | None) -> dict:
+        """The top panel: the layer picture, and the expanded layer's circuit."""
+        picture = layer_picture(s)
+        step = s.current
+        here = None if step is None else (step.layer or step.node)
+        keys: dict[str, list[str]] = {}
+        for key, (layer, _) in s.program.param_layers.items():
+            keys.setdefault(layer.name, []).append(key)
+        # up/down: each layer after its parameters (x, W, b, then the layer, as in a circuit)
+        boxes = [k for box in picture.ids() for k in keys.get(box, []) + [box]]
+        owner = s.program.param_layers.get(self.selected or "")
+        mark = owner[0].name if owner else self.selected
+        f = {"diagram": LayerDiagram(picture, current=here, selected=mark, flow=self.flow),
+             "boxes": boxes, "cell": None}
+        if self.expanded == ALL:
+            f["cell"] = (CircuitDiagram(self.nodes, LOSS, network_labels(s), current=current,
+                                        selected=self.selected, min_label_width=14,
+                                        inputs_near=True),
+                         "every layer as gates · Enter on the input or the loss collapses")
+            return f
+        cell = layer_circuit(s, self.expanded) if self.expanded else None
+        if cell is not None:
+            inner = {n.id for n in cell.nodes}
+            circuit = CircuitDiagram(cell.nodes, self.expanded, cell.labels,
+                                     current=current if current in inner else None,
+                                     selected=self.selected if self.selected in inner else None,
+                                     min_label_width=cell.label_width, inputs_near=True)
+            heading = f"{escape(fmt.safe(self.expanded, 24))}: {cell.formula} · Enter collapses"
+            f["cell"] = (circuit, heading)
+        return f
+
     def draw(self, f: dict) -> None:
         super().draw(f)
         if "losses" in f:
             self.query_one(LossPanel).show(*f["losses"])
         if "grid" in f:
             self.query_one(DataPanel).show(*f["grid"])
+        if "fit" in f:
+            self.query_one(FitPanel).show(*f["fit"])
+        if "text" in f:
+            self.query_one(TextPanel).show(*f["text"])
         if "lines" not in f:
             return
-        graph = self.query_one(GraphView)
-        graph.show(f["diagram"], follow=f["follow"])
+        graph = self.query_one(NetworkView)
+        graph.show(f["diagram"], f["boxes"], f.get("cell"))
         graph.selected = f["follow"]          # up/down move on from the node on show
         self.query_one(TensorInspector).show(f["tensor"])
         self.draw_layer_view(f.get("conv"), f.get("rnn"))
 
     def draw_layer_view(self, conv_data, rnn_data) -> None:
         """The top panel: the layer's own view inside a conv or recurrent step, else the graph."""
-        graph, conv, rnn = self.query_one(GraphView), self.query_one(ConvView), self.query_one(RecurrentView)
+        graph, conv, rnn = self.query_one(NetworkView), self.query_one(ConvView), self.query_one(RecurrentView)
         if not self.layer_view:
             conv_data = rnn_data = None
         if conv_data is not None:
@@ -166,8 +215,31 @@ class NetworkScreen(DebuggerScreen):
     def on_data_panel_resized(self, message: DataPanel.Resized) -> None:
         self.refresh_frame()
 
-    def on_graph_view_selected(self, message: GraphView.Selected) -> None:
+    def on_network_view_selected(self, message: NetworkView.Selected) -> None:
         self.selected = message.node
+        self.refresh_frame()
+
+    def on_network_view_expand(self, message: NetworkView.Expand) -> None:
+        """Enter: expand the selected layer into its gates; on it again, collapse."""
+        node = message.node
+        owner = self.session.program.param_layers.get(node)
+        layer = owner[0].name if owner else node.removesuffix(".matmul")
+        if layer in ("input", LOSS):                  # the whole network as gates
+            self.expanded = None if self.expanded == ALL else ALL
+            self.message = "" if self.expanded is None else \
+                "every layer as gates: Enter on the input or the loss collapses"
+        else:
+            self.expanded = None if self.expanded == layer else layer
+            self.selected = layer
+            self.message = "" if self.expanded is None else f"{layer} expanded: Enter collapses"
+        self.refresh_frame()
+
+    def action_flow(self) -> None:
+        """d: colour the picture by gradient norm, then by update/weight ratio, then off."""
+        self.flow = {None: "grad", "grad": "ratio"}.get(self.flow)
+        self.message = {"grad": "gradient flow: each layer by ‖∇‖ of its parameters (d: ratio)",
+                        "ratio": "gradient flow: each layer by ‖Δw‖/‖w‖ of its last update (d: off)",
+                        None: "gradient flow off"}[self.flow]
         self.refresh_frame()
 
     def on_conv_view_changed(self, message: ConvView.Changed) -> None:
@@ -244,6 +316,8 @@ class NetworkScreen(DebuggerScreen):
     def action_switch_view(self) -> None:
         self.view = (self.view + 1) % len(self.views)
         self.query_one(ContentSwitcher).current = self.views[self.view]
+        if self.data_panel is not None:         # the slot's size, before the first grid
+            self.data_panel.grid_dims = self.data_panel.grid_shape()
         self.refresh_frame()
 
     def action_toggle_layer_view(self) -> None:

@@ -1,6 +1,7 @@
-"""Provides ConvView: a conv or pool layer at its current sliding window, drawn as small
-numeric tables (window highlighted, padding dotted, the output cell being written in
-bold) with the arithmetic written out below; it only draws what present_conv arranged."""
+"""Provides ConvView: a conv or pool layer at its current sliding window, the arithmetic
+written out and the output size formula filled in, above small numeric tables (window
+highlighted, padding dotted, the output cell being written in bold); every number in one
+format with a space each side of its marker. It only draws what present_conv arranged."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from textual.widgets import Static
 
 from tuinn.tui.present_conv import ConvData, Grid
 
-CELL = 5                     # a marker glyph + a 4-character number
+NUM = 5                      # every number: 2 decimals, "-9.99" .. " 9.99" (grids are scaled)
 GAP = 2                      # columns between grids side by side
 KIND_STYLE = {"value": "green", "grad": "red", "param": "cyan", "formula": "",
               "field": "italic"}
@@ -24,30 +25,46 @@ KIND_STYLE = {"value": "green", "grad": "red", "param": "cyan", "formula": "",
 MARKS = (("current", "»", "bold reverse"), ("winner", "▲", "bold underline"),
          ("window", "›", "reverse"), ("selected", "◆", "underline"),
          ("field", "∘", "underline"))
-LEGEND = "› window  » being written  ▲ max  ◆ selected  ∘ receptive field  · padding"
+LEGEND = (("window", "› window"), ("current", "» written"), ("winners", "▲ max"),
+          ("selected", "◆ selected"), ("field", "∘ field"), ("pad", "· padding"))
 
 
-def number4(v: float) -> str:
-    """A number in 4 characters with up to 2 decimals: "0.53", "-.53", "-1.2", "12.3", "1e4"."""
+def legend(grids: list[Grid]) -> str:
+    """The markers these grids use: "› window  » being written  · padding"."""
+    return "  ".join(text for attr, text in LEGEND if any(getattr(g, attr) for g in grids))
+
+
+def number(v: float) -> str:
+    """A grid number in one format, 2 decimals in NUM characters: " 0.53", "-0.53",
+    " 0.00", " 1.20", "-9.99"; nan and ±inf spelled out; what does not fit (a grid is
+    scaled to |v| < 10, so only an unscaled caller) in e-notation."""
     v = float(v)
     if np.isnan(v):
-        return " nan"
+        return "nan".rjust(NUM)
     if np.isinf(v):
-        return " inf" if v > 0 else "-inf"
-    if v == 0:
-        return "   0"
-    for text in (f"{v:.2f}", f"{v:.2f}".replace("-0.", "-.", 1), f"{v:.1f}", f"{v:.0f}"):
-        if len(text) <= 4:
-            return text.rjust(4)
-    mant, exp = f"{v:.0e}".split("e")
-    return (mant + "e" + str(int(exp)))[:4].rjust(4)
+        return ("inf" if v > 0 else "-inf").rjust(NUM)
+    text = f"{v:.2f}"
+    if text == "-0.00":
+        text = "0.00"
+    if len(text) > NUM:
+        text = f"{v:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
+    return text.rjust(NUM)
+
+
+def cell_width(cols: int, width: int) -> int:
+    """A space, the marker, a space, the number; one space less (then none) when the grid
+    would not fit `width` otherwise."""
+    for w in (NUM + 3, NUM + 2, NUM + 1):
+        if cols * w <= width:
+            return w
+    return NUM + 1
 
 
 def _in(rect, r: int, c: int) -> bool:
     return rect is not None and rect[0] <= r < rect[1] and rect[2] <= c < rect[3]
 
 
-def _cell(g: Grid, r: int, c: int) -> Text:
+def _cell(g: Grid, r: int, c: int, w: int) -> Text:
     rows, cols = g.values.shape
     base = KIND_STYLE.get(g.kind, "")
     flags = {"current": g.current == (r, c), "winner": (r, c) in g.winners,
@@ -60,24 +77,28 @@ def _cell(g: Grid, r: int, c: int) -> Text:
                 mark = glyph
             styles.append(style)
     if g.pad and (r < g.pad or r >= rows - g.pad or c < g.pad or c >= cols - g.pad):
-        body, styles = "   ·", ["dim"] + styles[1:]
+        body, styles = "·".rjust(NUM), ["dim"] + styles[1:]
     elif g.hidden is not None and g.hidden[r, c]:
-        body = "    "
+        body = " " * NUM
     else:
-        body = number4(g.values[r, c])
-    return Text(mark + body, style=" ".join(s for s in styles if s))
+        body = number(g.values[r, c])
+    lead = " " * (w - NUM - 1)
+    cell = Text(lead[:1])                      # the space before a marker stays unstyled
+    cell.append(mark + lead[1:] + body, style=" ".join(s for s in styles if s))
+    return cell
 
 
-def grid_lines(g: Grid) -> list[Text]:
+def grid_lines(g: Grid, width: int = 10_000) -> list[Text]:
     """The title and one Text per row of a grid, all padded to the same width."""
     rows, cols = g.values.shape
-    width = max(cols * CELL, len(g.title))
-    lines = [Text(g.title.ljust(width), style=f"bold {KIND_STYLE.get(g.kind, '')}".strip())]
+    w = cell_width(cols, width)
+    full = max(cols * w, len(g.title))
+    lines = [Text(g.title.ljust(full), style=f"bold {KIND_STYLE.get(g.kind, '')}".strip())]
     for r in range(rows):
         line = Text()
         for c in range(cols):
-            line.append_text(_cell(g, r, c))
-        line.append(" " * (width - cols * CELL))
+            line.append_text(_cell(g, r, c, w))
+        line.append(" " * (full - cols * w))
         lines.append(line)
     return lines
 
@@ -112,14 +133,24 @@ def flow(blocks: list[list[Text]], width: int) -> list[Text]:
 
 
 def render_conv(data: ConvData | None, width: int = 80) -> Group:
-    """The whole view as one Rich renderable, laid out for `width` columns."""
+    """The whole view as one Rich renderable, laid out for `width` columns: the title, the
+    arithmetic and the output size formula first (on screen at 80x24), then the grids."""
     if data is None:
         return Group(Text("no conv or pool layer here", style="dim"))
-    parts: list = [Text(data.title, style="bold")]
-    parts += flow([grid_lines(g) for g in data.grids], width)
+    title, keys = Text(data.title, style="bold"), legend(data.grids)
+    if keys and title.cell_len + 2 + len(keys) <= width:       # the legend beside the title
+        title.append("  " + keys, style="dim")
+        keys = ""
+    parts: list = [title]
+    field = [(text, kind) for text, kind in data.lines if kind == "field"]
     for text, kind in data.lines:
+        if kind != "field":
+            parts.append(Text(text, style=KIND_STYLE.get(kind, "")))
+    parts += flow([grid_lines(g, width) for g in data.grids], width)
+    for text, kind in field:
         parts.append(Text(text, style=KIND_STYLE.get(kind, "")))
-    parts.append(Text(LEGEND, style="dim"))
+    if keys:
+        parts.append(Text(keys, style="dim"))
     return Group(*parts)
 
 

@@ -19,6 +19,7 @@ class DataPanel(Widget):
         self.n_classes, self.regression = n_classes, regression
         self.grid = None
         self.extent = None
+        self.border_title = "data and decision regions"
 
     #: the grid the engine evaluates, kept up to date on resize (read from the engine thread)
     grid_dims: tuple[int, int] = DecisionMap.grid_shape(36, 8)
@@ -34,8 +35,13 @@ class DataPanel(Widget):
 
     def grid_shape(self) -> tuple[int, int]:
         """The grid for the current size (the slot's size while hidden)."""
-        size = self.size if self.size.width else self.parent.size
-        return DecisionMap.grid_shape(max(8, size.width), max(3, size.height - 1))
+        if self.size.width:
+            width, height = self.size.width, self.size.height
+        else:                                   # the slot less this panel's border
+            gutter = self.styles.gutter
+            width = self.parent.size.width - gutter.width
+            height = self.parent.size.height - gutter.height
+        return DecisionMap.grid_shape(max(8, width), max(3, height - 1))
 
     def show(self, grid, extent) -> None:
         self.grid, self.extent = grid, extent
@@ -45,4 +51,5 @@ class DataPanel(Widget):
         if self.grid is None:
             return "evaluating the model…"
         return DecisionMap(self.grid, self.points, self.point_classes, extent=self.extent,
-                           n_classes=self.n_classes, regression=self.regression)
+                           n_classes=self.n_classes, regression=self.regression,
+                           mono=True if self.app.no_color else None)   # NO_COLOR: textures

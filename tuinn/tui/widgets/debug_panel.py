@@ -10,6 +10,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from tuinn.fmt import safe
+
 
 @dataclass(frozen=True)
 class DebugRow:
@@ -53,11 +55,11 @@ class DebugPanel(OptionList):
         for row in rows:
             if row.kind == "breakpoint":
                 text = Text("● " if row.enabled else "○ ", style="bold red" if row.enabled else "dim")
-                text.append(row.text, style="" if row.enabled else "dim")
+                text.append(safe(row.text), style="" if row.enabled else "dim")
                 text.append(f"  hits {row.hits}", style="dim")
             else:
                 text = Text("= ", style="bold cyan")
-                text.append(row.text)
+                text.append(safe(row.text))
                 text.append("  " + row.value, style="bold" if row.value != "not yet" else "dim")
             options.append(Option(text))
         if not options:

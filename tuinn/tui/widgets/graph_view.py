@@ -1,4 +1,5 @@
-"""Provides GraphView: the scrollable circuit diagram with a node selection."""
+"""Provides GraphView: the circuit diagram, fitted to the panel or full size (scrolling),
+with a node selection."""
 
 from __future__ import annotations
 
@@ -38,19 +39,48 @@ class GraphView(ScrollableContainer, can_focus=True):
         super().__init__(**kwargs)
         self.order = order            # nodes in selection order
         self.selected: str | None = None
-        self.diagram: CircuitDiagram | None = None
+        self.source = None            # what show() was given: a drawing, or a FitCircuit
+        self.diagram: CircuitDiagram | None = None     # the drawing on screen
+        self.fit = True               # FitCircuit: fitted to the panel, else full size
+        self._follow_node: str | None = None
 
     def compose(self):
         yield Static(id="diagram")
 
-    def show(self, diagram: CircuitDiagram, follow: str | None) -> None:
-        self.diagram = diagram
-        self.query_one("#diagram", Static).update(diagram)
-        if follow is not None:
-            self.call_after_refresh(self._follow, follow)
+    def show(self, diagram, follow: str | None) -> None:
+        """diagram: a CircuitDiagram (drawn as it is), or a FitCircuit (laid out to fit
+        the panel, or at full size after `toggle_fit`)."""
+        self.source, self._follow_node = diagram, follow
+        self._draw()
+
+    def toggle_fit(self) -> None:
+        self.fit = not self.fit
+        self._draw()
+
+    def on_resize(self) -> None:
+        if hasattr(self.source, "fit"):
+            self._draw()
+
+    def _draw(self) -> None:
+        source = self.source
+        if source is None:
+            return
+        if hasattr(source, "fit"):
+            width, height = self.content_region.size
+            if self.fit and (width <= 0 or height <= 0):
+                return                                  # not laid out yet: on_resize draws
+            drawing = source.fit(width, height) if self.fit else source.full()
+            other = "full size" if self.fit else "fit"
+            self.border_subtitle = f"{drawing.layout} · z {other}"
+        else:
+            drawing = source
+        self.diagram = drawing
+        self.query_one("#diagram", Static).update(drawing)
+        if self._follow_node is not None:
+            self.call_after_refresh(self._follow, self._follow_node)
 
     def _follow(self, node: str) -> None:
-        if self.diagram is None:
+        if self.diagram is None or node not in self.diagram.nodes:
             return
         x, y, w, h = self.diagram.node_box(node)
         width, height = self.diagram.size()

@@ -20,6 +20,7 @@ class LossPanel(Widget):
         self.val: list[float] = []
         self.marker: int | None = None
         self.wide = False
+        self.x_scale, self.x_last, self.marker_value = 1.0, None, None
 
     @property
     def log_scale(self) -> bool:
@@ -27,14 +28,19 @@ class LossPanel(Widget):
 
     def toggle_log(self) -> None:
         self.log_y = not self.log_scale
-        self.show(self.train, self.val, self.marker, self.wide)
+        self.show(self.train, self.val, self.marker, self.wide, self.x_scale, self.x_last,
+                  self.marker_value)
 
-    def show(self, train: list[float], val: list[float], marker: int | None,
-             wide: bool = False) -> None:
-        """wide: the losses span more than three decades (the engine says so)."""
+    def show(self, train, val, marker: int | None, wide: bool = False, x_scale: float = 1.0,
+             x_last: int | None = None, marker_value: float | None = None) -> None:
+        """The engine's curves (tuinn.engine.lossseries.LossView: per iteration, or a
+        long run's summary with `x_scale` iterations per point); wide: the losses span
+        more than three decades; marker_value: the loss at iteration `marker`."""
         self.train, self.val, self.marker, self.wide = train, val, marker, wide
+        self.x_scale, self.x_last, self.marker_value = x_scale, x_last, marker_value
         self.border_title = "loss" + (" (log)" if self.log_scale else "") + \
-            (f"  it {marker}: {train[marker]:.4g}" if marker is not None and marker < len(train) else "")
+            (f"  it {marker}: {marker_value:.4g}" if marker is not None and marker_value is not None
+             else "")
         self.refresh()
 
     def render(self):
@@ -42,4 +48,5 @@ class LossPanel(Widget):
         if any(v == v for v in self.val):
             series.append(("validation", self.val, "magenta"))
         return LinePlot(series, width=max(20, self.size.width), height=max(5, self.size.height),
-                        log_y=self.log_scale, marker_x=self.marker)
+                        log_y=self.log_scale, marker_x=self.marker, x_scale=self.x_scale,
+                        x_last=self.x_last)

@@ -1,6 +1,7 @@
-"""Provides RecurrentView: an rnn/lstm/gru layer stepped through time: gate heatmaps over
-time x units, the selected unit's equations, gate saturation and, on the backward pass,
-the gradient norm through time. It only renders a RecurrentData (no math here)."""
+"""Provides RecurrentView: an rnn/lstm/gru layer stepped through time: the selected unit's
+equations first (on screen at 80x24), then, on the backward pass, the gradient norm
+through time, gate heatmaps over time x units and gate saturation. It only renders a
+RecurrentData (no math here)."""
 
 from __future__ import annotations
 
@@ -150,11 +151,11 @@ def render_recurrent(data: RecurrentData | None, width: int = 80, height: int = 
     budget = height - 2 - eq_lines - (8 if data.phase == "backward" else 0)
     max_rows = max(4, min(16, budget // max(1, grid_rows) - 2))
     parts: list[RenderableType] = [_header(data)]
+    for text, kind in data.equations:            # first: on screen at 80x24
+        parts.append(Text(text, style=KIND_STYLE.get(kind, "")))
     if data.phase == "backward" and data.dh_norm is not None:
         parts += _norm_plot(data, width)
     parts.append(_maps(data, width, max_rows))
-    for text, kind in data.equations:
-        parts.append(Text(text, style=KIND_STYLE.get(kind, "")))
     if data.saturation:
         parts.append(_saturation(data))
     parts.append(_legend(data))

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
+
+from tuinn.fmt import safe
 
 PHASE_STYLE = {"fwd": "green", "bwd": "red", "upd": "yellow"}
 
@@ -19,6 +22,8 @@ class StepList(OptionList):
     StepList { border: round $primary-darken-2; }
     StepList:focus { border: round $accent; }
     """
+
+    BINDINGS = [Binding("enter", "select", "Run to step")]
 
     @dataclass
     class Jump(Message):
@@ -32,8 +37,8 @@ class StepList(OptionList):
             mark = "▶" if i == current else ("✓" if i < executed else " ")
             text = Text(f"{mark}{i + 1:>3} ", style="bold" if i == current else "")
             text.append(f"{phase} ", style=PHASE_STYLE.get(phase, ""))
-            text.append(f"{node:<8} ", style="bold" if i == current else "")
-            text.append(what, style="dim" if i >= executed else "")
+            text.append(f"{safe(node):<8} ", style="bold" if i == current else "")
+            text.append(safe(what), style="dim" if i >= executed else "")
             if i == current:
                 text.stylize("reverse")
             options.append(Option(text, id=f"s{i}"))

@@ -1,0 +1,320 @@
+"""Provides FitCircuit: one circuit, laid out in the most detailed form that fits a panel.
+
+The forms, most detailed first (LAYOUTS): 3-row boxes with each edge's value above its
+wire and gradient below; compact boxes (`[exp]`); the same wrapped into bands (a long
+chain continues below, joined by a ╮ ╭ ╯ ╰ wire); "value ∇grad" inline on each wire;
+inline with no blank rows; finally only the current gate's edges labelled (the inspector
+shows the rest). `fit(width, height)` returns the first that fits, else the least
+detailed one, which the panel scrolls (always to the current node). `full()` is the
+3-row form at its natural size (the `z` key's "full size" view). No math: text layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
+
+from tuinn.tui.render.circuit import _END, CircuitDiagram, DiagramNode, EdgeLabel
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str                   # shown in the panel's subtitle
+    compact: bool = True
+    inline: bool = False
+    row_gap: int | None = None
+    wire_pad: int = 1           # inline: wire cells before a label
+    current_only: bool = False  # label only the current gate's edges
+    bands: bool = False         # may wrap the columns into bands
+    short: bool = False         # abbreviated labels (a tensor's mean without its shape)
+    near: bool = False          # each input just left of its first user
+
+
+LAYOUTS = [
+    Layout("boxes", compact=False),
+    Layout("compact"),
+    Layout("boxes, wrapped", compact=False, bands=True),
+    Layout("compact, wrapped", bands=True),
+    Layout("inline labels", inline=True, row_gap=1, bands=True),
+    Layout("inline labels, tight", inline=True, row_gap=1, wire_pad=0, bands=True),
+    Layout("dense", inline=True, row_gap=0, bands=True),
+    Layout("dense, tight", inline=True, row_gap=0, wire_pad=0, bands=True),
+    Layout("short labels", inline=True, row_gap=1, bands=True, short=True),
+    Layout("dense, short labels", inline=True, row_gap=0, wire_pad=0, bands=True, short=True),
+    Layout("current gate's labels", inline=True, row_gap=0, wire_pad=0, current_only=True,
+           bands=True, short=True),
+]
+
+
+class Bands:
+    """CircuitDiagrams stacked. Where one edge continues into the next band it is wired
+    there (──╮ ╭──╯ ╰──▶); where several do, each ends in "▶ name" and the next band
+    starts from inputs with those names."""
+
+    def __init__(self, bands: list[CircuitDiagram], into: list[tuple[str, ...]],
+                 edge_style: Style):
+        self.bands, self.layout = bands, ""
+        self._top: list[int] = []
+        self._left = [int(i > 0 and len(v) == 1 and any(
+            d.nodes[n].kind == "input" and n not in v for n in d.nodes))
+            for i, (d, v) in enumerate(zip(bands, into))]     # the wire passes left of inputs
+        y = 0
+        for d, v in zip(bands, into):
+            y += len(v) == 1                           # a row for the wire between bands
+            self._top.append(y)
+            y += d.size()[1]
+        self._width = max(d.size()[0] + left for d, left in zip(bands, self._left))
+        self._height = y
+        self._into, self._edge_style = into, edge_style
+        self._where = {n: i for i, d in enumerate(bands) for n in d.nodes if n not in into[i]}
+        self._chars: list[list[str]] | None = None
+
+    def cells(self) -> tuple[list[list[str]], list[list[Style | None]]]:
+        """The bands' cells side by side with the wires between them (made on first use)."""
+        if self._chars is None:
+            self._chars = [[" "] * self._width for _ in range(self._height)]
+            self._styles: list[list[Style | None]] = [[None] * self._width for _ in range(self._height)]
+            for d, top, left in zip(self.bands, self._top, self._left):
+                for r, (row, styles) in enumerate(zip(*d.cells())):
+                    self._chars[top + r][left:left + len(row)] = row
+                    self._styles[top + r][left:left + len(row)] = styles
+            for i in range(len(self.bands) - 1):
+                if len(self._into[i + 1]) == 1:
+                    self._wire(i, self._into[i + 1][0], self._edge_style)
+        return self._chars, self._styles
+
+    def _wire(self, i: int, net: str, style: Style) -> None:
+        """──╮ at band i's right edge, ╭───╯ under it, ╰──▶ into band i + 1."""
+        ex, ey = self.bands[i].entry_cell(_END, 0)
+        ey += self._top[i]
+        below = self._top[i + 1] - 1
+        vx, vy, vw, vh = self.bands[i + 1].node_box(net)
+        vy += self._top[i + 1] + vh // 2
+        vx += self._left[i + 1]
+        cells = [(ex, ey, "╮"), (0, below, "╭"), (ex, below, "╯"), (0, vy, "╰")]
+        cells += [(ex, y, "│") for y in range(ey + 1, below)]
+        cells += [(x, below, "─") for x in range(1, ex)]
+        cells += [(0, y, "│") for y in range(below + 1, vy)]
+        cells += [(x, vy, "─") for x in range(1, vx + vw)]
+        for x, y, ch in cells:
+            self._chars[y][x], self._styles[y][x] = ch, style
+
+    def size(self) -> tuple[int, int]:
+        return self._width, self._height
+
+    def node_box(self, id: str) -> tuple[int, int, int, int]:
+        i = self._where[id]
+        x, y, w, h = self.bands[i].node_box(id)
+        return x + self._left[i], y + self._top[i], w, h
+
+    def entry_cell(self, id: str, k: int) -> tuple[int, int]:
+        """x, y of the "▶" where argument k enters node `id` (`_END`: the last band's)."""
+        i = len(self.bands) - 1 if id == _END else self._where[id]
+        x, y = self.bands[i].entry_cell(id, k)
+        return x + self._left[i], y + self._top[i]
+
+    def node_at(self, x: int, y: int) -> str | None:
+        for i, d in enumerate(self.bands):
+            node = d.node_at(x - self._left[i], y - self._top[i])
+            if node in self._where:
+                return node
+        return None
+
+    @property
+    def nodes(self) -> list[str]:
+        return list(self._where)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self._width, self._width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        return CircuitDiagram.__rich_console__(self, console, options)
+
+
+_PLANS: dict[tuple, tuple] = {}      # (circuit, label widths, panel size) -> the layout found
+
+
+class FitCircuit:
+    """A circuit's data and styles; `fit` and `full` lay it out (cached per panel size)."""
+
+    def __init__(self, nodes: list[DiagramNode], output: str, labels: dict[str, EdgeLabel],
+                 current: str | None = None, selected: str | None = None,
+                 output_name: str | None = None, min_label_width: int = 0,
+                 label_reserve: dict[str, tuple[int, ...]] | None = None, **styles):
+        """min_label_width: the least label width of the full-size form (`full`).
+        label_reserve: per node, the cells its value and "∇grad" labels will take (say,
+        at the end of the pass), and then those of their short forms, so the chosen
+        layout does not change while stepping."""
+        self.nodes, self.output, self.labels = nodes, output, labels
+        self.current, self.selected, self.output_name = current, selected, output_name
+        self.min_label_width, self.label_reserve = min_label_width, label_reserve or {}
+        self.styles = styles
+        self._by_id = {n.id: n for n in nodes}
+        self._cache: dict = {}
+
+    def full(self) -> CircuitDiagram:
+        d = self._build(LAYOUTS[0], self.nodes, self.output, self.output_name, full=True)
+        d.layout = "full size"
+        return d
+
+    def fit(self, width: int, height: int):
+        """The most detailed layout whose drawing fits width x height cells."""
+        key = (width, height)
+        if key not in self._cache:
+            self._cache[key] = self._fit(width, height)
+        return self._cache[key]
+
+    def _fit(self, width: int, height: int):
+        """Search the candidates, or replay the plan found for the same circuit, label
+        widths and panel size (stepping changes neither, so a step lays out only once)."""
+        shape = (tuple(self.nodes), self.output, self.output_name, self._widths(), width, height)
+        plan = _PLANS.get(shape) or _PLANS.get(shape + (self.current,))
+        if plan is None:
+            plan, drawing = self._search(width, height)
+            _PLANS[shape + ((self.current,) if plan[0].current_only else ())] = plan
+            while len(_PLANS) > 256:
+                _PLANS.pop(next(iter(_PLANS)))
+            return drawing
+        layout, home, specs, name = plan
+        if specs is None:
+            drawing = self._build(layout, self.nodes, self.output, self.output_name)
+        else:
+            bands = [self._band(layout, home, *spec) for spec in specs]
+            edge = self.styles.get("edge_style", "")
+            drawing = Bands(bands, [()] + [tuple(spec[3]) for spec in specs[:-1]],
+                            edge if isinstance(edge, Style) else Style.parse(edge))
+        drawing.layout = name
+        return drawing
+
+    def _widths(self) -> tuple:
+        """What the layout depends on besides the graph: each edge label's cells."""
+        out = []
+        for n in self.nodes:
+            lab = self.labels.get(n.id) or EdgeLabel()
+            short = lab.short or (lab.value, lab.grad)
+            out.append((len(lab.value), len(lab.grad or ""), len(short[0]), len(short[1] or ""),
+                        self.label_reserve.get(n.id)))
+        return tuple(out)
+
+    def _search(self, width: int, height: int):
+        """(plan, drawing): the first candidate that fits, else the last one tried."""
+        fallback = None
+        for layout in self.candidates():
+            one = self._build(layout, self.nodes, self.output, self.output_name)
+            w, h = one.size()
+            if w <= width and h <= height:
+                one.layout = layout.name
+                return (layout, None, None, layout.name), one
+            fallback = (layout, None, None, ""), one
+            if layout.bands and w > width:
+                banded = self._banded(layout, one, width)
+                if banded is not None:
+                    banded.layout = layout.name
+                    if banded.size()[1] <= height:
+                        return (layout, *banded.plan, layout.name), banded
+                    fallback = (layout, *banded.plan, ""), banded
+        plan, drawing = fallback
+        drawing.layout = "too large to fit: scrolls"
+        return plan[:3] + (drawing.layout,), drawing
+
+    def candidates(self) -> list[Layout]:
+        """The layouts `fit` tries, in order: LAYOUTS, each compact one also with the
+        inputs beside their gates when some input is first used late."""
+        late = self._late_inputs()
+        return [v for lay in LAYOUTS for v in
+                ([lay, replace(lay, name=lay.name + ", inputs by their gates", near=True)]
+                 if late and lay.compact else [lay])]
+
+    def _late_inputs(self) -> bool:
+        """Whether some input is first used after the first column of gates."""
+        first_gates = {n.id for n in self.nodes
+                       if n.kind == "gate" and all(self._by_id[a].kind == "input" for a in n.args)}
+        return any(n.kind == "input" and not any(n.id in g.args for g in self.nodes
+                                                 if g.id in first_gates)
+                   and any(n.id in g.args for g in self.nodes) for n in self.nodes)
+
+    # ---- bands ---------------------------------------------------------------------------
+    def _banded(self, layout: Layout, whole: CircuitDiagram, width: int) -> Bands | None:
+        """Wrap `whole`'s columns into bands no wider than `width`. A cut may cross one
+        computed edge (wired on to the next band) and any inputs used only after it (they
+        move to the next band's left edge); None if no cuts make every band fit."""
+        cols = whole.columns()
+        last = len(cols) - 2                           # the column of the rightmost node
+        col = {n.id: whole.column_of(n.id) for n in self.nodes}
+        users: dict[str, list[int]] = {n.id: [] for n in self.nodes}
+        for n in self.nodes:
+            for a in n.args:
+                users[a].append(col[n.id])
+        home = {n.id: min(users[n.id], default=0) if n.kind == "input" else col[n.id]
+                for n in self.nodes}                   # an input stands with its first user
+        cuts: dict[int, list[str]] = {}              # gap -> the computed edges crossing it
+        for c in range(last):
+            carried = [n for n in cols[c][1] if not (self._by_id[n].kind == "input" and home[n] > c)]
+            if carried:
+                cuts[c] = carried
+        bands: list[CircuitDiagram] = []
+        into: list[tuple[str, ...]] = [()]             # per band: the edges it continues
+        specs: list[tuple] = []                        # per band: _band's arguments
+        start = 0
+        while True:
+            if start > 0:                              # the rest in one band?
+                rest = self._band(layout, home, start, last, into[-1], None)
+                if rest is not None and rest.size()[0] <= width:
+                    bands.append(rest)
+                    specs.append((start, last, into[-1], None))
+                    break
+            # the widest band that fits; of those, cut where the fewest edges cross
+            options = sorted((c for c in cuts if c >= start), key=lambda c: (-c, len(cuts[c])))
+            for c in options:
+                band = self._band(layout, home, start, c, into[-1], cuts[c])
+                if band is not None and band.size()[0] <= width:
+                    bands.append(band)
+                    specs.append((start, c, into[-1], cuts[c]))
+                    into.append(tuple(cuts[c]))
+                    start = c + 1
+                    break
+            else:
+                return None
+        edge = self.styles.get("edge_style", "")
+        banded = Bands(bands, into, edge if isinstance(edge, Style) else Style.parse(edge))
+        banded.plan = (home, specs)
+        return banded
+
+    def _band(self, layout: Layout, home: dict[str, int], first: int, last: int,
+              into: tuple[str, ...], out: list[str] | None) -> CircuitDiagram | None:
+        """The nodes of columns first..last. `into`: the edges from the band before, as
+        inputs (nameless when one edge is wired in); `out` (None: the circuit's output):
+        the edges this band hands on."""
+        nodes = [n for n in self.nodes if first <= home[n.id] <= last and n.id not in into]
+        nodes[:0] = [DiagramNode(n, "" if len(into) == 1 else n, "input") for n in into]
+        if out is None:
+            outs, name = [self.output], self.output_name
+        else:
+            outs, name = out, None if len(out) == 1 else out[0]
+        try:
+            return self._build(layout, nodes, outs[0], name, hidden=set(into), more=outs[1:])
+        except ValueError:                             # not a clean cut after all
+            return None
+
+    def _build(self, layout: Layout, nodes, output, output_name, hidden=frozenset(),
+               full=False, more=()) -> CircuitDiagram:
+        labelled = None
+        if layout.current_only:
+            cur = self._by_id.get(self.current) if self.current else None
+            labelled = set() if cur is None else {cur.id, *cur.args}
+        if hidden:
+            labelled = (labelled if labelled is not None else set(self._by_id)) - hidden
+        hide = lambda n: None if n in hidden else n  # noqa: E731
+        return CircuitDiagram(
+            nodes, output, self.labels, current=hide(self.current), selected=hide(self.selected),
+            output_name=output_name, compact=layout.compact, labels_inline=layout.inline,
+            inputs_near=layout.near, more_outputs=more,
+            row_gap=layout.row_gap, wire_pad=layout.wire_pad, label_nodes=labelled,
+            min_label_width=self.min_label_width if full else 0,
+            short_labels=layout.short, label_reserve=None if full else {
+                k: r[2:4] if layout.short and len(r) >= 4 else r[:2]
+                for k, r in self.label_reserve.items()}, **self.styles)
