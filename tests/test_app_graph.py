@@ -253,3 +253,63 @@ async def test_header_shows_the_recomputed_output_after_an_edit():
         await press(pilot, "f")
         status = text_of(app.screen.query_one("StatusBar"))
         assert "f = -36" in status and "at the end" not in status
+
+
+@pytest.mark.parametrize("name", ["sigmoid-neuron", "matrix"])
+def test_the_picture_stays_put_while_stepping(name):
+    """Room is kept for the numbers of the whole pass: every step, forward and backward,
+    has the same layout with every node in the same place (80x24)."""
+    @run_async
+    async def go():
+        app = make_app(name)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            graph = app.screen.query_one("#graph")
+            seen = set()
+            for _ in range(app.session.total):
+                await press(pilot, "n")
+                d = graph.diagram
+                seen.add((d.layout, d.size(), tuple(d.node_box(n) for n in graph.order)))
+            assert len(seen) == 1, seen
+    go()
+
+
+USER_CIRCUIT = '''
+[scenario]
+name = "A user's circuit"
+kind = "graph"
+description = "Twelve gates, four inputs."
+
+[graph]
+inputs = { x = 0.5, w = 1.5, b = -0.2, a = 0.3 }
+expr = """
+h = tanh(w*x + b)
+g = exp(-x) * h
+f = log(1 + g*g) / (1 + (x - a)**2)
+"""
+output = "f"
+'''
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_users_circuit_of_twelve_gates_fits(tmp_path, size):
+    from tuinn.engine.build import open_session
+    from tuinn.tui.app import TuinnApp
+    path = tmp_path / "user.toml"
+    path.write_text(USER_CIRCUIT)
+
+    @run_async
+    async def go():
+        spec, session = open_session(str(path))
+        app = TuinnApp(spec, session)
+        async with app.run_test(size=size) as pilot:
+            assert len(session.program.spec.gates) >= 12
+            for _ in range(2):
+                await press(pilot, "f")
+                graph = app.screen.query_one("#graph")
+                assert graph.diagram.layout != "too large to fit: scrolls"
+                assert graph.diagram.size()[0] <= graph.content_region.width
+                assert graph.diagram.size()[1] <= graph.content_region.height
+                words = set(graph_panel_text(app).replace("─", " ").replace("▶", " ").split())
+                assert {"x", "w", "b", "a", "f"} <= words
+    go()

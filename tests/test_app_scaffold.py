@@ -21,7 +21,7 @@ def screen_text(app) -> str:
 def type_at_once(app, *keys: str) -> None:
     """Post keys as a terminal delivers a burst of typing: all before any is handled."""
     for key in keys:
-        char = {"enter": "\r"}.get(key, key if len(key) == 1 else None)
+        char = {"enter": "\r", "slash": "/"}.get(key, key if len(key) == 1 else None)
         app.post_message(events.Key(key, char))
 
 
@@ -63,6 +63,7 @@ async def test_footer_offers_run_or_pause_as_fits_the_moment():
             await pilot.pause()
         footer = screen_text(app).splitlines()[-1]
         assert "p Pause" in footer and "c Run" not in footer, footer
+        assert "-/+ Speed" in footer and "n/→ Step" not in footer, footer    # what works now
         await pilot.press("p")
         await settle(pilot)
         footer = screen_text(app).splitlines()[-1]
@@ -171,6 +172,8 @@ async def test_L_toggles_the_step_list_at_any_size(size, shown):
             assert app.session.tick == 2                    # the second step
         await press(pilot, "L")
         assert visible() is shown
+        if not shown:
+            assert app.screen.focused.id == "graph"        # the keys go to the panel again
 
 
 # ------------------------------------------------------------------ finder
@@ -188,6 +191,17 @@ async def test_finder_selects_a_parameter_of_a_network():
         assert app.screen.last_frame["follow"] == "dense2.b"
         assert "dense2.b" in text_of(app.screen.query_one("#inspector"), 80) or \
             "dense2.b" in screen_text(app)
+
+
+@run_async
+async def test_finder_takes_what_is_typed_at_once():
+    app = make_app("spiral")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        type_at_once(app, "slash", "d", "2", "b", "enter")
+        await settle(pilot)
+        assert app.screen.__class__.__name__ == "NetworkScreen"
+        assert app.screen.last_frame["follow"] == "dense2.b"
 
 
 @run_async
@@ -343,3 +357,25 @@ def test_no_hard_coded_white_in_the_screens():
              if re.search(r"\b(bright_white|white|#fff(fff)?)\b", line, re.I)
              and not line.lstrip().startswith(("#", "/*"))]
     assert found == []
+
+
+@run_async
+async def test_cold_start_run_key_says_it_waits_for_the_kernels(monkeypatch):
+    from tuinn.tui.screens.base import DebuggerScreen
+    release = threading.Event()
+    warm = DebuggerScreen._warm
+    monkeypatch.setattr(DebuggerScreen, "_warm",
+                        lambda self, session: (release.wait(30), warm(self, session))[1])
+    app = make_app("spiral")
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(20):
+            await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        status = text_of(app.screen.query_one("StatusBar"))
+        assert "compiling or loading kernels" in status and "run mode starts when ready" in status
+        app.screen.controller.pause()
+        release.set()
+        await settle(pilot)
+        assert app.screen.ready and not app.screen.controller.running
+

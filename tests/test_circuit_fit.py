@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from test_circuit_render import GRAD_PREFIX, N, L, OPEN, render, sigmoid_nodes, trace
 from tuinn.tui.render.circuit import _END
@@ -93,17 +97,25 @@ def test_more_room_never_means_less_detail(name):
                 assert r2 <= r, ((w, h, names[r]), (w2, h2, names[r2]))
 
 
-def check_wired(fc: FitCircuit, d, labels_inline: bool) -> None:
+def check_wired(fc: FitCircuit, d) -> None:
     """Every edge of the circuit runs, through the wires between bands, into its entry."""
+    layout = {lay.name: lay for lay in fc.candidates()}[d.layout]
+    cur = next((n for n in fc.nodes if n.id == fc.current), None)
+    shown = {cur.id, *cur.args} if layout.current_only and cur else set() if \
+        layout.current_only else {n.id for n in fc.nodes}
     lines = render(d, width=500)
     entries = {d.entry_cell(n.id, k): (n.id, k) for n in fc.nodes for k in range(len(n.args))}
     entries[d.entry_cell(_END, 0)] = (_END, 0)
     for n in fc.nodes:
         lab = fc.labels[n.id]
-        on_wire = " " + lab.value + " " + GRAD_PREFIX + lab.grad + " " if labels_inline else ""
+        value, grad = lab.short if layout.short and lab.short else (lab.value, lab.grad)
+        on_wire = " " + value + " " + GRAD_PREFIX + grad + " " \
+            if layout.inline and n.id in shown else ""
         want = sorted([(c.id, k) for c in fc.nodes for k, a in enumerate(c.args) if a == n.id]
                       + ([(_END, 0)] if n.id == fc.output else []))
-        got = sorted(entries[hit] for hit in trace(d, lines, n.id, on_wire))
+        hits = trace(d, lines, n.id, on_wire)
+        assert all(hit[0] != "stub" for hit in hits) or not want, (n.id, hits)  # unused: a stub
+        got = sorted(entries[hit] for hit in hits if hit[0] != "stub")
         assert got == want, (n.id, got, want)
 
 
@@ -112,7 +124,7 @@ def test_bands_wire_every_edge_on():
                              (chain_fit(), (100, 30), False)):
         d = fc.fit(*size)
         assert isinstance(d, Bands) and len(d.bands) >= 2 and "wrapped" in d.layout or inline
-        check_wired(fc, d, inline)
+        check_wired(fc, d)
         text = "\n".join(render(d, width=500))
         assert "╮" in text and "╭" in text and "╯" in text and "╰" in text
     assert set("╮╭╯╰") <= OPEN.keys()
@@ -161,3 +173,28 @@ def test_full_is_the_scrolling_view():
     full = fc.full()
     assert full.layout == "full size" and full.size()[0] > 84
     assert fc.fit(84, 24) is fc.fit(84, 24)                     # cached per panel size
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 5), st.integers(1, 14), st.integers(30, 130),
+       st.integers(5, 40))
+def test_random_circuits_fit_or_scroll(seed, n_inputs, n_gates, width, height):
+    rng = random.Random(seed)
+    nodes = [N(f"i{i}", f"in{i}", "input") for i in range(n_inputs)]
+    for g in range(n_gates):
+        ids = [n.id for n in nodes]
+        args = tuple(rng.choice(ids[-4:] if rng.random() < 0.7 else ids)
+                     for _ in range(rng.choice([1, 1, 2])))
+        nodes.append(N(f"g{g}", rng.choice(["+", "*", "exp", "σ"]), "gate", args))
+    labels = {n.id: L(f"{rng.uniform(-9, 9):.2f}", "0.5") for n in nodes}
+    fc = FitCircuit(nodes, nodes[-1].id, labels, current=rng.choice(nodes).id, output_name="f")
+    d = fc.fit(width, height)
+    lines = render(d, width=500)
+    assert len(lines) == d.size()[1] and {len(line) for line in lines} == {d.size()[0]}
+    if d.layout != "too large to fit: scrolls":
+        assert d.size()[0] <= width and d.size()[1] <= height
+    for n in nodes:
+        x, y, w, h = d.node_box(n.id)
+        assert n.label in lines[y + h // 2][x:x + w]
+    if d.layout != "too large to fit: scrolls" and all(len(v) <= 1 for v in getattr(d, "_into", [])):
+        check_wired(fc, d)

@@ -198,3 +198,29 @@ def test_user_text_is_made_safe():
     out = text(lines)
     assert "\x1b" not in out and "\x07" not in out
     assert "dense1\\x1b]0;owned\\x07[b]x[/b]" in out       # escaped, and markup kept as text
+
+
+@pytest.mark.parametrize("name", NETWORKS + [str(NESTED)])
+def test_every_layer_expands_into_a_circuit(name):
+    from tuinn.tui.present_cells import layer_circuit
+    from tuinn.tui.render.circuit import CircuitDiagram
+    s = session(name if "/" in name else name, "ff")
+    layers = s.program._all_layers()
+    for layer in layers:
+        cell = layer_circuit(s, layer.name)
+        d = CircuitDiagram(cell.nodes, layer.name, cell.labels, min_label_width=cell.label_width,
+                           inputs_near=True)            # a valid, acyclic circuit
+        assert d.size()[0] > 0 and set(cell.params) <= set(d.nodes)
+    assert layer_circuit(s, "no-such-layer") is None
+
+
+def test_dense_circuit_labels_are_the_tape_values():
+    from tuinn.tui.present_cells import layer_circuit
+    from tuinn.tui.present_layers import norm_text, value_text
+    s = session("spiral", "ff")
+    cell = layer_circuit(s, "dense2")
+    assert [n.label for n in cell.nodes if n.kind == "gate"] == ["@", "+"]
+    assert cell.labels["dense2.matmul"].value == value_text(s.tape.values["dense2.matmul"])
+    assert cell.labels["dense2.W"].grad == norm_text(s.tape.grads["dense2.W"])
+    assert cell.labels["relu1"].value == value_text(s.tape.values["relu1"])   # its input
+    assert "x @ W + b" in cell.formula

@@ -8,7 +8,7 @@ from ui_helpers import make_app, press, settle
 SCAFFOLD = {
     "finder-network": ("spiral", ("slash", "d", "1")),
     "finder-graph": ("sigmoid-neuron", ("slash",)),
-    "help-keys": ("cnn-bars", ("question_mark", "end")),           # , and . as typed
+    "help": ("spiral", ("question_mark",)),
     "jump-dialog": ("spiral", ("J",)),
     "breakpoint-dialog": ("xor", ("B",)),
     "edit-dialog": ("sigmoid-neuron", ("e",)),

@@ -1,4 +1,4 @@
-"""Provides the `tuinn` command line: run, check, trace, train, gradcheck, snapshot, scenarios."""
+"""Provides the `tuinn` command line: run, check, trace, train, gradcheck, snapshot, import, export, scenarios."""
 
 from __future__ import annotations
 
@@ -106,9 +106,11 @@ def trace(file: str = typer.Argument(..., help="A scenario file, or a bundled sc
           iterations: int = typer.Option(1, "--iterations", min=1, help="Iterations of a network to trace.")):
     """Run one pass step by step and print every value and gradient."""
     from tuinn.engine.build import open_session
-    from tuinn.engine.trace import graph_trace, network_trace
+    from tuinn.engine.trace import gan_trace, graph_trace, knn_trace, network_trace
     spec, session = open_session(file)
-    events = graph_trace(session) if spec.info.kind == "graph" else network_trace(session, iterations)
+    events = (graph_trace(session) if spec.info.kind == "graph" else knn_trace(session)
+              if spec.info.kind == "knn" else gan_trace(session, iterations)
+              if spec.info.kind == "gan" else network_trace(session, iterations))
     if as_json:
         from tuinn.engine.trace import json_line
         for ev in events:                       # strict JSON: NaN/Inf as "nan"/"inf"/"-inf"
@@ -131,11 +133,37 @@ def _network(file: str, command: str):
 @guarded
 def train(file: str = typer.Argument(..., help="A network scenario file or bundled name."),
           epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Override [train] epochs."),
-          as_json: bool = typer.Option(False, "--json", help="One JSON object per epoch.")):
+          as_json: bool = typer.Option(False, "--json", help="One JSON object per epoch."),
+          save: Optional[str] = typer.Option(None, "--save", metavar="FILE", help="Then save the "
+                                             "trained parameters to FILE, .npz or .safetensors "
+                                             "(names as dense1.W; [params] file loads them).")):
     """Train headless: a progress bar, a final table and a text loss plot."""
     from tuinn.cli_print import run_training
-    spec, session = _network(file, "train")
-    raise typer.Exit(run_training(spec, session, epochs, as_json))
+    from tuinn.engine.build import open_session
+    if save is not None:
+        from tuinn.scenario.params_io import check_writable
+        check_writable(save)                     # before the training, not after it
+    spec, session = open_session(file)
+    if spec.info.kind == "knn":              # nothing to train: classify the queries
+        from tuinn.cli_print import print_knn_eval
+        raise typer.Exit(print_knn_eval(spec, session, as_json))
+    if spec.info.kind != "network":
+        spec, session = _network(file, "train")
+    code = run_training(spec, session, epochs, as_json)
+    if save is not None:
+        _save_trained(session.program, save, code)
+    raise typer.Exit(code)
+
+
+def _save_trained(prog, path: str, code: int) -> None:
+    """`tuinn train --save`: the trained parameters, unless training stopped on a NaN."""
+    from tuinn.fmt import safe
+    if code != 0:
+        typer.echo(f"not saved to {safe(path)}: training stopped", err=True)
+        return
+    from tuinn.engine.training import save_params
+    save_params(prog, path)
+    typer.echo(f"saved {len(prog.param_layers)} parameters to {safe(path)}", err=True)
 
 
 @app.command()
@@ -180,6 +208,41 @@ def snapshot(file: str = typer.Argument(..., help="A scenario file, or a bundled
     svg = take(TuinnApp(spec, session, theme=theme), keys.split(), (w, h), timeout)
     Path(out).write_text(svg if out.endswith(".svg") else svg_to_text(svg, w, h), encoding="utf-8")
     typer.echo(f"wrote {out} ({w}x{h}, keys: {keys or 'none'})")
+
+
+@app.command("import")
+@guarded
+def import_model(model: str = typer.Argument(..., help="An .onnx file, a PyTorch .pt/.pth file, "
+                                             "or a state dict (.safetensors, .npz) with --scenario."),
+                 out: str = typer.Option(..., "--out", help="The scenario to write (.toml); its "
+                                         "parameters go in an .npz beside it."),
+                 data: Optional[str] = typer.Option(None, "--data", help="An .npz with arrays x "
+                                                    "and y (default: a random placeholder batch)."),
+                 loss: Optional[str] = typer.Option(None, "--loss", help="mse (default), "
+                                                    "softmax_ce (default after a Softmax), bce, hinge."),
+                 batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1,
+                                                          help="Minibatches (with --data); "
+                                                          "default one full batch."),
+                 scenario: Optional[str] = typer.Option(None, "--scenario", help="A scenario "
+                                                        "whose layers a state dict fills.")):
+    """Import a model (ONNX, PyTorch, or a state dict) as a network scenario."""
+    from tuinn.fmt import safe
+    from tuinn.interop.importer import run_import
+    for path in run_import(model, out, data=data, loss=loss, batch_size=batch_size,
+                           scenario=scenario):
+        typer.echo(f"wrote {safe(path)}")
+
+
+@app.command()
+@guarded
+def export(file: str = typer.Argument(..., help="A network scenario file or bundled name."),
+           onnx_out: str = typer.Option(..., "--onnx", help="The ONNX file to write.")):
+    """Write a network scenario's model and parameters as ONNX (needs tuinn[onnx])."""
+    from tuinn.fmt import safe
+    from tuinn.interop.onnx_export import export_onnx
+    spec, session = _network(file, "export")
+    export_onnx(spec, session.program, onnx_out)
+    typer.echo(f"wrote {safe(onnx_out)}")
 
 
 @app.command()

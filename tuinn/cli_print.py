@@ -92,8 +92,26 @@ def print_check(spec: Spec, session) -> None:
         for g in spec.graph.gates:
             gates.add_row(str(g.line), _safe(g.id), _safe(prog.label(g.id)), _safe(", ".join(g.args)))
         console.print(gates)
+    elif spec.info.kind == "knn":
+        from tuinn.cli_knn import print_knn_check
+        print_knn_check(console, prog)
     else:
         print_layers(prog)
+    if spec.info.kind == "gan":                  # the duel's settings
+        g, d = prog.optim["generator"], prog.optim["discriminator"]
+        console.print(Text(f"z: {prog.latent} numbers ~ N(0, 1); {prog.d_steps} D step(s) per "
+                           f"G step; {len(prog.x):,} real samples, batches of "
+                           f"{prog.batch_size}; G: {g.type} lr {fmt.num(g.lr)}, D: {d.type} "
+                           f"lr {fmt.num(d.lr)}"))
+    prep = getattr(prog, "prep", None)
+    if prep is not None and prep.steps and spec.info.kind == "network":
+        from tuinn.cli_knn import print_preprocess
+        print_preprocess(console, prep)
+
+
+def print_knn_eval(spec: Spec, session, as_json: bool) -> int:
+    from tuinn.cli_knn import knn_eval
+    return knn_eval(console, spec, session, as_json)
 
 
 def print_layers(prog) -> None:
@@ -103,13 +121,18 @@ def print_layers(prog) -> None:
     total = 0
     for row in prog.layer_table():
         total += row["params"]
+        note = ", ".join(filter(None, (row.get("note", ""),
+                                       "frozen (trainable = false)" if row.get("frozen") else "")))
         table.add_row(_safe(row["name"]), _safe(row["type"]), str(row["shape"]), f"{row['params']:,}",
-                      _safe(row.get("note", "")))
+                      _safe(note))
     table.add_row("", "", "total", f"{total:,}", "")
     console.print(table)
 
 
 def print_trace(spec: Spec, session, events: Iterable[dict]) -> None:
+    if spec.info.kind == "knn":
+        from tuinn.cli_knn import print_knn_trace
+        return print_knn_trace(console, spec, events)
     table = Table(title=_safe(f"{spec.info.name}: trace"), title_justify="left")
     for col in ("#", "phase", "node", "op", "value", "gradient"):
         table.add_column(col)
@@ -129,8 +152,10 @@ def print_trace(spec: Spec, session, events: Iterable[dict]) -> None:
             table.add_row(str(n), Text(ev["phase"], style=style), _safe(ev["node"]), _safe(label),
                           value, grad)
         elif ev["event"] == "iteration":
+            loss = (f"loss {fmt.num(ev['loss'], 6)}" if "loss" in ev else      # gan: two losses
+                    f"d_loss {fmt.num(ev['d_loss'], 4)} g_loss {fmt.num(ev['g_loss'], 4)}")
             table.add_row("", Text("iteration", style="bold"), str(ev["iteration"]), f"epoch {ev['epoch']}",
-                          f"loss {fmt.num(ev['loss'], 6)}", "")
+                          loss, "")
         else:
             final = ev
     console.print(table)

@@ -2,6 +2,7 @@
 
     nan | inf  [in TENSOR]                    loss < 0.05          grad_norm[(dense1.W)] > 100
     dead_relu[(relu1)] > 0.5                  saturated[(lstm1)] > 0.9
+    gan only: d_loss < 0.05   g_loss > 5   spread < 0.05   d_wins   (tuinn/engine/gan_debug.py)
     iteration == 100       epoch >= 3         step [forward|backward|update] NODE     layer NAME
 
 `check_step(session)` holds at the first step of a pass whose own results make the
@@ -49,6 +50,9 @@ class Breakpoint:
         if program.kind == "graph":
             return None
         with np.errstate(all="ignore"):       # overflow to Inf is what they look for
+            if program.kind == "gan" and self.kind not in ("iteration", "epoch", "step"):
+                from tuinn.engine.gan_debug import check_fast
+                return check_fast(self, program)
             return _FAST[self.kind](self, program)
 
     def check_step(self, session) -> str | None:
@@ -56,6 +60,9 @@ class Breakpoint:
         if session.current is None:
             return None
         with np.errstate(all="ignore"):
+            if session.program.kind == "gan" and self.kind not in ("iteration", "epoch", "step"):
+                from tuinn.engine.gan_debug import check_step
+                return check_step(self, session)
             return _STEP[self.kind](self, session)
 
     @property

@@ -42,8 +42,12 @@ COMPARE = ("<", "<=", ">", ">=", "==")
 NONFINITE = ("nan", "inf")             # nan: NaN or Inf (as run mode's stop); inf: +-Inf
 METRICS = ("loss", "grad_norm", "dead_relu", "saturated", "iteration", "epoch")
 POSITIONAL = ("step", "layer")
-KINDS = NONFINITE + METRICS + POSITIONAL
+#: kind = "gan" only: its losses, the spread of G(z) (mode collapse) and D winning outright
+GAN_METRICS = ("d_loss", "g_loss", "spread")
+GAN_FLAGS = ("d_wins",)
+KINDS = NONFINITE + METRICS + POSITIONAL + GAN_METRICS + GAN_FLAGS
 _NETWORK_ONLY = ("dead_relu", "saturated", "iteration", "epoch", "layer")
+_GAN = NONFINITE + ("iteration", "epoch", "step") + GAN_METRICS + GAN_FLAGS
 WATCH_FUNCTIONS = ("norm", "mean", "std", "max", "min", "sum", "abs")
 MAX_DEPTH = 2                      # max(abs(x)): one function inside another
 MAX_TEXT = 200                     # characters in one breakpoint or watch
@@ -87,6 +91,10 @@ def debug_names(program) -> Names:
             out.setdefault(name, "value")
             steps |= {(p, name) for p, n in list(steps) if n == node}
         out.steps = frozenset(steps)
+        return out
+    if program.kind == "gan":                  # its step nodes and parameters
+        out = Names({st.node: "value" for st in program.steps}, "gan", frozenset(steps))
+        out.update({key: "param" for key in program.param_layers})
         return out
     out = Names({INPUT: "input", LOSS: "loss"}, "network", frozenset(steps))
     for layer in [la for top in program.layers for la in (top, *top.sublayers())]:
@@ -281,8 +289,16 @@ def parse_breakpoint_parts(text: str, names: Names | None) -> dict:
     if names is not None and names.kind == "graph" and kind in _NETWORK_ONLY:
         raise cur.error(f"{kind} breakpoints are for network scenarios", tok.col,
                         "in a graph: nan, inf, loss, grad_norm, step NAME")
+    if names is not None and names.kind == "gan" and kind not in _GAN:
+        raise cur.error(f"{kind} breakpoints are not for gan scenarios", tok.col,
+                        "in a gan: nan, inf, d_loss, g_loss, spread, d_wins, iteration, "
+                        "epoch, step NAME")
+    if names is not None and names.kind != "gan" and kind in GAN_METRICS + GAN_FLAGS:
+        raise cur.error(f"{kind} breakpoints are for gan scenarios", tok.col)
     p = {"kind": kind}
-    if kind in NONFINITE:
+    if kind in GAN_FLAGS:
+        pass
+    elif kind in NONFINITE:
         if cur.peek().kind == "name" and cur.peek().text == "in":
             cur.take()
             p["ref"] = resolve(cur, *cur.dotted("a tensor name after 'in'"), names)

@@ -129,7 +129,8 @@ def check_scenario(spec: Spec, eps: float = 1e-6, max_entries: int = 40) -> list
 
 
 def gradcheck(spec: Spec, eps: float = 1e-6, max_entries: int = 40) -> list[NodeCheck]:
-    """Every parameter of a network scenario, in float64, on iteration 0's batch."""
+    """Every trainable parameter of a network scenario, in float64, on iteration 0's
+    batch (frozen ones get no gradient: skipped)."""
     from tuinn.engine.network import NetworkProgram
     spec = copy.deepcopy(spec)
     spec.info.dtype = "float64"
@@ -141,6 +142,8 @@ def gradcheck(spec: Spec, eps: float = 1e-6, max_entries: int = 40) -> list[Node
     pick = np.random.default_rng(spec.info.seed)
     results = []
     for key, (layer, p) in prog.param_layers.items():
+        if key in prog.frozen:                     # trainable = false: no gradient
+            continue
         idx = _entries(layer.params[p].size, max_entries, pick)
         a = layer.grads[p].reshape(-1)[idx].copy()
         n = centred(layer.params[p], idx, loss, eps)
@@ -188,6 +191,9 @@ def param_check(session, key: str, eps: float = 1e-6, max_entries: int = 40) -> 
     """A parameter's gradient on the current iteration's batch, at the parameters the
     iteration started from, against centred differences (dropout masks held fixed)."""
     prog = session.program
+    if key in prog.frozen:
+        raise TuinnError(f"{key} is frozen (trainable = false): it gets no gradient",
+                         hint="T on its layer unfreezes it")
     here = session.tick
     session.sync()
     xb, yb = prog.batch(prog.iteration)

@@ -16,6 +16,7 @@ import numpy as np
 
 from tuinn.engine import runmode
 from tuinn.engine.fastpath import ChainPlans
+from tuinn.engine.frozen import Freezing
 from tuinn.engine.history import History
 from tuinn.engine.kernels.optim import all_finite
 from tuinn.engine.layers import Layer, build_layer
@@ -45,7 +46,7 @@ class Snapshot:
     optim: object
 
 
-class NetworkProgram:
+class NetworkProgram(Freezing):
     kind = "network"
 
     def __init__(self, spec: Spec):
@@ -62,6 +63,11 @@ class NetworkProgram:
                              f"[model] input is {list(self.input_shape)}", file=self.file,
                              line=spec.lines.get("model.input"), key="model.input")
         self.x, self.y, self.x_val, self.y_val = split(x, y, net.data.validation, rng)
+        self.raw_x, self.prep = self.x, None            # [data] preprocess: fitted on train
+        if net.data.preprocess:
+            from tuinn.scenario.preprocess import fit
+            self.prep = fit(self.x, net.data.preprocess)
+            self.x, self.x_val = self.prep.apply(self.x), self.prep.apply(self.x_val)
         self.layers: list[Layer] = []
         shape = self.input_shape
         for ls in net.layers:
@@ -116,6 +122,7 @@ class NetworkProgram:
         self._plans = None if self._needs_rng else ChainPlans.build(self.layers, self.loss,
                                                                      self.packed)
         self.steps = self._make_steps()
+        self.init_frozen()                           # trainable = false (tuinn/engine/frozen.py)
         self.start = self._snapshot()
 
     # ------------------------------------------------------------------ building
@@ -126,9 +133,9 @@ class NetworkProgram:
     def _set_params(self, net) -> None:
         given = dict(net.params)
         if net.params_file:
-            with np.load(net.params_file, allow_pickle=False) as z:
-                for k in z.files:
-                    given.setdefault(k, z[k])
+            from tuinn.scenario.params_io import read_params
+            for k, v in read_params(net.params_file).items():
+                given.setdefault(k, v)
         for key, value in given.items():
             if key not in self.param_layers:
                 close = difflib.get_close_matches(key, list(self.param_layers), n=1)
@@ -198,29 +205,36 @@ class NetworkProgram:
                 self._add_l2_grads(sub)
             if dx is not None:
                 tape.grads[below] = np.array(dx, copy=True)
+            inside = [layer, *layer.sublayers()]
             for key, (owner, k) in self.param_layers.items():
-                if owner is layer or owner in layer.sublayers():
-                    tape.grads[key] = owner.grads[k].copy()
+                if any(owner is o for o in inside):
+                    if owner.trainable:
+                        tape.grads[key] = owner.grads[k].copy()
+                    else:                             # frozen: no gradient
+                        owner.grads[k][...] = 0
         return run
 
     def _update(self, key: str, layer: Layer, k: str):
         def run(tape: Tape) -> None:
             tape.extra.setdefault("before", {})[key] = layer.params[k].copy()
-            self.optimizer.step(key, layer.params[k], layer.grads[k])
+            if layer.trainable:                       # frozen: kept as it is
+                self.optimizer.step(key, layer.params[k], layer.grads[k])
             tape.values[key] = layer.params[k].copy()
         return run
 
     def _add_l2_grads(self, layer: Layer) -> None:
         l2 = self.spec.network.loss.l2
-        if l2:
+        if l2 and layer.trainable:
             for k in layer.l2_params():
                 layer.grads[k] += 2.0 * l2 * layer.params[k]
 
     def l2_value(self) -> float:
+        """L2 over the trainable weights (a frozen layer adds nothing)."""
         l2 = self.spec.network.loss.l2
         if not l2:
             return 0.0
-        weights = [layer.params[k] for layer in self._all_layers() for k in layer.l2_params()]
+        weights = [layer.params[k] for layer in self._all_layers() if layer.trainable
+                   for k in layer.l2_params()]
         return float(l2_penalty(l2, weights))
 
     # ------------------------------------------------------------------ iterations
@@ -377,11 +391,22 @@ class NetworkProgram:
             return {"value": tape.values[step.node]}
         if step.phase == "backward":
             return {"grad": tape.grads[step.node]}
+        if step.node not in tape.grads:               # a frozen parameter: no gradient
+            return {"value": tape.values[step.node], "frozen": True}
         return {"value": tape.values[step.node], "grad": tape.grads[step.node]}
+
+    def param_record(self, tape: Tape, key: str) -> dict:
+        """A parameter in a trace's iteration event: its value at the start of the
+        iteration and its full gradient; a frozen one `"frozen": true` and no grad."""
+        if key in self.frozen or key not in tape.grads:
+            return {"value": self.start.params[key], "frozen": True}
+        return {"value": self.start.params[key], "grad": tape.grads[key]}
 
     def layer_table(self) -> list[dict]:
         rows = [{"name": INPUT, "type": "input", "shape": list(self.input_shape), "params": 0}]
         for layer in self.layers:
             rows.append({"name": layer.name, "type": layer.type, "shape": list(layer.out_shape),
-                         "params": layer.param_count(), "note": getattr(layer, "note", lambda: "")()})
+                         "params": layer.param_count(), "note": getattr(layer, "note", lambda: "")(),
+                         "frozen": not layer.trainable})
         return rows
+

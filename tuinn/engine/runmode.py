@@ -6,6 +6,8 @@ from it; no dx for a first dense layer (nothing keeps it); for a chain of dense 
 elementwise layers, one fused kernel call for the batch, forward, loss and backward
 (and a plain SGD update; tuinn/engine/fastpath.py); else layer by layer; one optimizer
 call for the packed parameters; and one copy of them for the time-travel snapshot.
+With frozen layers, their gradients are zeroed after the backward pass and the
+optimizer steps only the trainable parameters, one by one (tuinn/engine/frozen.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import numpy as np
 def train_iteration(prog) -> float:
     """Run iteration prog.iteration and advance to the next; returns its loss (before
     the update). The start of the iteration goes into prog.history."""
+    if prog._requests:
+        prog.apply_requests()                  # T pressed while running: from now on
     it = prog.iteration
     rows = prog.batch_rows(it)
     packed = prog.packed
@@ -24,10 +28,11 @@ def train_iteration(prog) -> float:
     plans = prog._plans
     plan = plans.get(prog.x, prog.y, len(rows)) if plans is not None else None
     stepped = False
+    frozen = prog.frozen
     if plan is not None:
         l2 = prog.spec.network.loss.l2
         opt = prog.optimizer
-        stepped = not l2 and opt.type == "sgd"          # then the fused call updates too
+        stepped = not l2 and opt.type == "sgd" and not frozen   # the fused call updates too
         loss = (plan.run(prog.x, prog.y, rows, opt.lr if stepped else None)
                 + (prog.l2_value() if l2 else 0.0))
         if it == len(prog.losses):
@@ -42,7 +47,12 @@ def train_iteration(prog) -> float:
         loss = layer_by_layer(prog, it, prog.x.take(rows, axis=0), prog.y.take(rows, axis=0))
         if packed is not None and not packed.intact():
             packed.repack()
-    if not stepped and (packed is None or not prog.optimizer.step_packed(packed.w, packed.g)):
+    if frozen:
+        prog.zero_frozen_grads()
+        for key, (layer, k) in prog.param_layers.items():
+            if key not in frozen:
+                prog.optimizer.step(key, layer.params[k], layer.grads[k])
+    elif not stepped and (packed is None or not prog.optimizer.step_packed(packed.w, packed.g)):
         for key, (layer, k) in prog.param_layers.items():
             prog.optimizer.step(key, layer.params[k], layer.grads[k])
     prog.advance(run_mode=True)

@@ -44,8 +44,8 @@ def step_event(session: Session, iteration: int = 0) -> dict:
     ev = {"event": "step", "iteration": iteration, "phase": step.phase,
           "node": step.node, "op": step.op}
     view = session.program.step_record(tape, step)
-    ev.update({k: to_json(v) if k != "local_grads" else {a: to_json(g) for a, g in v.items()}
-               for k, v in view.items()})
+    ev.update({k: v if k == "frozen" else to_json(v) if k != "local_grads"
+               else {a: to_json(g) for a, g in v.items()} for k, v in view.items()})
     return ev
 
 
@@ -64,6 +64,14 @@ def graph_trace(session: Session) -> Iterator[dict]:
     }
 
 
+def params_event(prog, tape) -> dict:
+    """The iteration event's "params": each parameter's value before the update and its
+    full gradient; a frozen one has `"frozen": true` and no grad."""
+    return {k: {name: v if name == "frozen" else to_json(v)
+                for name, v in prog.param_record(tape, k).items()}
+            for k in prog.param_layers}
+
+
 def network_trace(session: Session, iterations: int = 1) -> Iterator[dict]:
     """Every step of `iterations` training iterations, with an `iteration` event after
     each backward pass (parameters before the update, full gradients with L2)."""
@@ -78,10 +86,49 @@ def network_trace(session: Session, iterations: int = 1) -> Iterator[dict]:
             if session.current.phase == "backward" and (not nxt or nxt.phase != "backward"):
                 yield {"event": "iteration", "iteration": it, "epoch": prog.epoch_of(it),
                        "loss": float(session.tape.values["loss"]),
-                       "params": {k: {"value": to_json(prog.start.params[k]),
-                                      "grad": to_json(session.tape.grads[k])}
-                                  for k in prog.param_layers}}
+                       "params": params_event(prog, session.tape)}
         session.next_iteration()
+
+
+def gan_event(session: Session) -> dict:
+    """A GAN iteration's event (the session has run its generator's backward step):
+    both losses, every z used, the real batches and every parameter's value and grad."""
+    prog, tape = session.program, session.tape
+    it = prog.iteration
+    real = tape.extra.get("real", {})
+    return {"event": "iteration", "iteration": it, "epoch": prog.epoch_of(it),
+            "d_loss": float(tape.extra["d_loss"]), "g_loss": float(tape.extra["g_loss"]),
+            "noise": {"d": to_json(tape.extra["noise_d"]), "g": to_json(tape.extra["noise_g"])},
+            "real": [to_json(real[k]) for k in sorted(real)],
+            "params": params_event(prog, tape)}
+
+
+def gan_trace(session: Session, iterations: int = 1) -> Iterator[dict]:
+    """Every step of `iterations` GAN iterations, with the `iteration` event after the
+    generator's backward pass (before its update)."""
+    session.restart()
+    for _ in range(iterations):
+        it = session.iteration
+        while not session.at_end:
+            session.step_over()
+            yield step_event(session, it)
+            if session.current.phase == "backward" and session.current.node == "gen":
+                yield gan_event(session)
+        session.next_iteration()
+
+
+def knn_trace(session: Session) -> Iterator[dict]:
+    """Every query's five steps; after each query's prediction its `query` event, and
+    last, when the queries have labels, the `knn` event with the accuracy."""
+    prog = session.program
+    session.restart()
+    while not session.at_end:
+        session.step_over()
+        if session.current.phase == "predict":
+            yield prog.event(prog.query_of(session.current))
+    accuracy = prog.accuracy()
+    if accuracy is not None:
+        yield {"event": "knn", "accuracy": accuracy}
 
 
 def pass_events(session: Session) -> list[dict]:
@@ -95,15 +142,17 @@ def pass_events(session: Session) -> list[dict]:
     while not session.at_end:
         session.step_over()
         events.append(step_event(session, it))
-    if prog.kind == "graph":
+    if prog.kind == "gan":
+        session.goto(session.tick_of(next(st.index for st in prog.steps
+                                          if st.phase == "backward" and st.node == "gen")) + 1)
+        events.append(gan_event(session))
+    elif prog.kind == "graph":
         events.append({"event": "graph", "output": to_json(session.tape.values[prog.output]),
                        "values": {n: to_json(prog.value_of(session.tape, n)) for n in prog.names()},
                        "grads": {n: to_json(prog.grad_of(session.tape, n)) for n in prog.names()}})
     else:
         events.append({"event": "iteration", "iteration": it, "epoch": prog.epoch_of(it),
                        "loss": float(session.tape.values["loss"]),
-                       "params": {k: {"value": to_json(prog.start.params[k]),
-                                      "grad": to_json(session.tape.grads[k])}
-                                  for k in prog.param_layers}})
+                       "params": params_event(prog, session.tape)})
     session.goto(here)
     return events

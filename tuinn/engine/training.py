@@ -1,4 +1,4 @@
-"""Provides `train`: headless training epoch by epoch (for `tuinn train`)."""
+"""Provides `train`: headless training epoch by epoch (for `tuinn train`), and `save_params`."""
 
 from __future__ import annotations
 
@@ -57,3 +57,11 @@ def train(session, epochs: int | None = None,
         yield EpochResult(epoch, prog.iteration, total / prog.per_epoch, prog.validation_loss(),
                           accuracy(prog, prog.x, prog.y), accuracy(prog, prog.x_val, prog.y_val),
                           time.perf_counter() - start)
+
+
+def save_params(prog, path: str, key: str = "--save") -> str:
+    """Write the network's current parameters to an .npz or .safetensors file under the
+    contract's names ("dense1.W", W as (in, out)), in the scenario's dtype, so that
+    `[params] file` loads them back exactly; returns the path written."""
+    from tuinn.scenario.params_io import write_params
+    return write_params(path, prog.params(), key)

@@ -235,7 +235,8 @@ def produced(session) -> list[tuple[str, np.ndarray]]:
     idx = index(prog)
     below = idx.last if st.node == LOSS else idx.prev[st.node]
     out = [(f"{below}.grad", tape.grads[below])] if below in tape.grads else []
-    return out + [(f"{k}.grad", tape.grads[k]) for k in idx.param_grads_at.get(st.index, ())]
+    return out + [(f"{k}.grad", tape.grads[k]) for k in idx.param_grads_at.get(st.index, ())
+                  if k in tape.grads]                    # a frozen parameter has none
 
 
 # ------------------------------------------------------------------ measures

@@ -1,7 +1,7 @@
 """Provides the checks of the files a scenario names: data and weights files.
 
 Paths are relative to the scenario; a directory, a device or a missing file is an
-error at the key's line. A weights .npz is read and checked at load time (names of
+error at the key's line. A weights .npz or .safetensors is read and checked at load time (names of
 parameters, plain finite numbers, sizes within the memory limit); a data file's .npz
 headers give its number of samples for the memory estimate before anything is read.
 """
@@ -18,7 +18,7 @@ from tuinn.errors import TuinnError
 from tuinn.fmt import safe
 from tuinn.scenario import schema as S
 from tuinn.scenario.locate import Where
-from tuinn.scenario.npz import check_header, npz_headers, read_npz
+from tuinn.scenario.npz import check_header, npz_headers
 
 
 def resolve_file(value: str, key: str, where: Where, base: Path,
@@ -42,11 +42,12 @@ def resolve_file(value: str, key: str, where: Where, base: Path,
 
 
 def check_params_file(path: str, kinds: dict[str, str], dtype: str = "float64") -> None:
-    """The arrays of a weights .npz: names of parameters, plain finite numbers that fit
-    in `dtype`, sizes within the memory limit (shapes are checked against the layers
-    when they are built)."""
+    """The arrays of a weights .npz or .safetensors: names of parameters, plain finite
+    numbers that fit in `dtype`, sizes within the memory limit (shapes are checked
+    against the layers when they are built)."""
+    from tuinn.scenario.params_io import read_params
     top = float(np.finfo(dtype).max)
-    for name, arr in read_npz(path, "params.file").items():
+    for name, arr in read_params(path, "params.file").items():
         if arr.size and arr.dtype.kind == "f" and float(np.abs(arr).max()) > top:
             raise TuinnError(f"array '{safe(name, limit=40)}' holds values too large for "
                              f"{dtype}", file=path, key="params.file",

@@ -31,7 +31,7 @@ from tuinn.scenario.memory import check_graph, check_network
 from tuinn.scenario.spec import (DataSpec, DebugSpec, GraphSpec, LayerSpec, LossSpec,
                                  NetworkSpec, OptimizerSpec, ScenarioInfo, Spec, TrainSpec)
 
-_DATA_OWN = ("generator", "x", "y", "file", "validation")   # not generator options
+_DATA_OWN = ("generator", "x", "y", "file", "validation", "preprocess")   # not generator options
 #: names the trace and the debugger use for themselves: no layer may take them
 RESERVED = {"input": "the debugger and the trace call the data fed to the network 'input'",
             "loss": "the debugger and the trace call the loss step 'loss'",
@@ -152,13 +152,21 @@ def _build(raw: dict, located: Located, where: Where, base: Path) -> Spec:
         raise where.error("must not be empty", "scenario.name")
     info = ScenarioInfo(path=where.file, **vals)
     for table, kind in S.ONLY_FOR.items():
-        if table in raw and kind != info.kind:
-            raise where.error(f"[{table}] is only for kind = {kind!r}", table,
+        kinds = (kind,) if isinstance(kind, str) else kind
+        if table in raw and info.kind not in kinds:
+            raise where.error(f"[{table}] is only for kind = "
+                              f"{' or '.join(repr(k) for k in kinds)}", table,
                               f"this scenario has kind = {info.kind!r}")
     debug = DebugSpec(**S.check_table(raw.get("debug", {}), S.DEBUG, "debug", where))
     spec = Spec(info=info, debug=debug, lines=dict(located.lines))
     if info.kind == "graph":
         spec.graph = _graph(raw, located, where, info.dtype)
+    elif info.kind == "knn":
+        from tuinn.scenario.knn_load import load_knn
+        spec.knn = load_knn(raw, where, info.dtype, base)
+    elif info.kind == "gan":
+        from tuinn.scenario.gan_load import load_gan
+        spec.gan = load_gan(raw, where, info.dtype, base)
     else:
         spec.network, samples, data_key = _network(raw, where, info.dtype, base)
         check_network(spec, spec.network, where, samples, data_key)
@@ -263,13 +271,14 @@ def _layers(tables: list[dict], prefix: str, where: Where, counts: dict[str, int
             raise where.error(f"more than {L.MAX_LAYERS:,} layers", key,
                               "a network this deep would take forever to step through")
         del vals["type"]
+        trainable = vals.pop("trainable")
         if vals.get("stride", 0) is None:
             vals["stride"] = vals["size"]
         sub = []
         if kind == "residual":
             sub = _layers(vals.pop("layers"), f"{key}.layers", where, counts, seen)
         out.append(LayerSpec(type=kind, name=name, options=vals, layers=sub,
-                             line=where.line(key) or 0))
+                             line=where.line(key) or 0, trainable=trainable))
     return out
 
 
@@ -314,7 +323,8 @@ def _data(table: Any, where: Where, dtype: str, base: Path,
                           f"data.{sources[1]}", "generator | x and y | file")
     options = {k: vals[k] for k in fields if k in table and k not in _DATA_OWN}
     spec = DataSpec(generator=vals["generator"], validation=vals["validation"],
-                    options=options, line=where.line("data") or 0)
+                    options=options, line=where.line("data") or 0,
+                    preprocess=_preprocess(vals["preprocess"], where))
     spec.path = where.file
     if spec.generator:
         samples = options.get("samples", known.get(spec.generator, {}).get("samples", 200))
@@ -340,6 +350,19 @@ def _data(table: Any, where: Where, dtype: str, base: Path,
     return spec, len(spec.x), "data.x"
 
 
+def _preprocess(steps: list[str], where: Where) -> list[str]:
+    """[data] preprocess: known steps in a sensible order (see scenario.preprocess)."""
+    from tuinn.scenario.preprocess import STEPS, order_problem
+    for i, step in enumerate(steps):
+        if step not in STEPS:
+            raise where.error(f"unknown preprocess step {S.show(step)}",
+                              f"data.preprocess.{i}", S.suggest(step, STEPS))
+    bad = order_problem(steps)
+    if bad:
+        raise where.error(f"preprocess: {bad[0]}", "data.preprocess", bad[1])
+    return list(steps)
+
+
 def _all_layers(layers: list[LayerSpec]):
     for layer in layers:
         yield layer
@@ -357,7 +380,8 @@ def _params(table: Any, layers: list[LayerSpec], where: Where, dtype: str,
         if name == "file":
             if not isinstance(value, str):
                 raise where.error(f"expected a string, got {S.type_name(value)}", "params.file")
-            params_file = resolve_file(value, "params.file", where, base, (".npz",))
+            params_file = resolve_file(value, "params.file", where, base,
+                                       (".npz", ".safetensors"))
             try:
                 check_params_file(params_file, kinds, dtype)
             except TuinnError as err:

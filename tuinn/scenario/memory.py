@@ -103,7 +103,8 @@ def samples_of(data, default: int) -> int:
     return int(data.options.get("samples") or default)
 
 
-def check_network(spec, net, where: Where, samples: int, data_key: str) -> None:
+def check_network(spec, net, where: Where, samples: int, data_key: str,
+                  prefix: str = "model.layers") -> None:
     """Refuse a network whose estimate is over the limit: the biggest part is named."""
     limit = L.memory_limit()
     b = 4 if spec.info.dtype == "float32" else 8
@@ -116,7 +117,7 @@ def check_network(spec, net, where: Where, samples: int, data_key: str) -> None:
     batch = min(net.train.batch_size or n, n)
     state = STATE.get(net.optimizer.type, 2)
     copies = 3 + state + (spec.debug.history + 2) * (1 + state)
-    parts = layer_parts(net.layers, net.input)
+    parts = layer_parts(net.layers, net.input, prefix)
     for part in parts:      # its parameters' copies, its activations for a training batch
         part.bytes = b * (part.params * copies + part.values * 2 * batch)
     data = Part(data_key, "the data", values=sample)   # the data, and evaluation over it

@@ -61,12 +61,26 @@ def _choice(default, *choices: str) -> Field:
 
 
 # ------------------------------------------------------------------ the tables
-KINDS = ("graph", "network")
+KINDS = ("graph", "network", "knn", "gan")
 DTYPES = ("float64", "float32")
 TOP_LEVEL = ("scenario", "graph", "data", "model", "params", "loss", "optimizer", "train",
-             "debug")
-ONLY_FOR = {"graph": "graph", "data": "network", "model": "network", "params": "network",
-            "loss": "network", "optimizer": "network", "train": "network"}
+             "debug", "knn", "gan", "generator", "discriminator")
+#: the kinds each table is for (a string: one kind; a tuple: several)
+ONLY_FOR = {"graph": "graph", "data": ("network", "knn", "gan"), "model": "network",
+            "params": "network", "loss": "network", "optimizer": ("network", "gan"),
+            "train": ("network", "gan"), "knn": "knn", "gan": "gan", "generator": "gan",
+            "discriminator": "gan"}
+
+#: kind = "gan": the duel's settings; [generator] and [discriminator] are model-like
+GAN = {
+    "latent": Field("int", 2, lo=1, hi=64),      # z ~ N(0, 1) of this size
+    "d_steps": Field("int", 1, lo=1, hi=100),    # discriminator updates per generator update
+}
+GAN_NET = {
+    "input": Field("ints"),
+    "layers": Field("tables"),
+    "optimizer": Field("table", None),           # its own; absent: the shared [optimizer]
+}
 
 SCENARIO = {
     "name": Field("str"),
@@ -95,6 +109,16 @@ DATA = {
     "x": Field("array", None),
     "y": Field("array", None),
     "file": Field("str", None),
+    "preprocess": Field("strs", (), choices=("center", "standardize", "pca", "whiten")),
+}
+
+#: kind = "knn": k nearest neighbours (the data comes from [data], as for networks)
+KNN = {
+    "k": _pos_int(5),
+    "metric": _choice("l2", "l2", "l1", "cosine"),
+    "weights": _choice("uniform", "uniform", "distance"),
+    "queries": Field("array", None),         # points to classify; absent: the validation split
+    "features": Field("int", 2, lo=1, hi=64),   # the dimensions of generated points
 }
 
 MODEL = {
@@ -107,7 +131,8 @@ _INIT_STD = _pos_float(0.01)                 # std of init = "normal"
 _RECURRENT = {"hidden": _pos_int(), "return_sequences": Field("bool", False),
               "init": _choice("xavier", *INITS), "init_std": _INIT_STD}
 _POOL = {"size": _pos_int(), "stride": _pos_int(None)}   # stride None -> size
-LAYER_COMMON = {"type": Field("str"), "name": Field("str", None)}
+LAYER_COMMON = {"type": Field("str"), "name": Field("str", None),
+                "trainable": Field("bool", True)}       # false: frozen parameters
 LAYERS: dict[str, dict[str, Field]] = {
     "dense": {"units": _pos_int(), "init": _choice("xavier", *INITS), "init_std": _INIT_STD},
     "relu": {},

@@ -15,7 +15,7 @@ import numpy as np
 @dataclass
 class ScenarioInfo:
     name: str                       # shown in the header
-    kind: str                       # "graph" | "network"
+    kind: str                       # "graph" | "network" | "knn"
     description: str = ""           # markdown, shown in the info panel
     seed: int = 0                   # init, data generators, shuffling, dropout
     dtype: str = "float64"          # "float64" | "float32"
@@ -52,6 +52,7 @@ class LayerSpec:
     options: dict[str, Any] = field(default_factory=dict)   # units, init, p, hidden, ...
     layers: list["LayerSpec"] = field(default_factory=list)  # residual only
     line: int = 0
+    trainable: bool = True           # false: its parameters (a block's: all inside) frozen
 
 
 @dataclass
@@ -64,6 +65,7 @@ class DataSpec:
     validation: float = 0.0
     line: int = 0
     path: str = ""                   # the scenario file, for errors
+    preprocess: list[str] = field(default_factory=list)   # center | standardize | pca | whiten
 
 
 @dataclass
@@ -108,7 +110,39 @@ class NetworkSpec:
     optimizer: OptimizerSpec
     train: TrainSpec
     params: dict[str, np.ndarray] = field(default_factory=dict)  # exact initial values
-    params_file: str | None = None   # resolved path of a weights .npz
+    params_file: str | None = None   # resolved path of a weights .npz or .safetensors
+
+
+@dataclass
+class KnnSpec:
+    """kind = "knn": the data ([data], as for networks) and how neighbours vote."""
+    data: DataSpec
+    k: int = 5
+    metric: str = "l2"               # l2 | l1 | cosine
+    weights: str = "uniform"         # uniform | distance
+    queries: np.ndarray | None = None   # (Q, D) points to classify; None: the validation split
+    features: int = 2                # dimensions of generated points
+    input: tuple[int, ...] | None = None   # one point's shape when the loader knows it
+
+
+@dataclass
+class GanNetSpec:
+    """kind = "gan": [generator] or [discriminator]: input, layers, own optimizer if any."""
+    input: tuple[int, ...]
+    layers: list[LayerSpec]
+    optimizer: OptimizerSpec | None = None     # None: the shared [optimizer]
+
+
+@dataclass
+class GanSpec:
+    """kind = "gan": real samples from [data], a generator against a discriminator."""
+    data: DataSpec
+    generator: GanNetSpec
+    discriminator: GanNetSpec
+    optimizer: OptimizerSpec
+    train: TrainSpec
+    latent: int = 2                  # z ~ N(0, 1) of this size
+    d_steps: int = 1                 # discriminator updates per generator update
 
 
 @dataclass
@@ -116,5 +150,7 @@ class Spec:
     info: ScenarioInfo
     graph: GraphSpec | None = None
     network: NetworkSpec | None = None
+    knn: KnnSpec | None = None
+    gan: GanSpec | None = None
     debug: DebugSpec = field(default_factory=DebugSpec)
     lines: dict[str, int] = field(default_factory=dict)   # dotted key -> line, for errors

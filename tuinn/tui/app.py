@@ -10,6 +10,7 @@ from textual.binding import Binding
 
 from tuinn.errors import TuinnError
 from tuinn.scenario.spec import Spec
+from tuinn.tui.keyorder import KeysInOrder
 from tuinn.tui.screens.help import HelpScreen
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def long_description(binding) -> str:
     return binding.tooltip or binding.description
 
 
-class TuinnApp(App):
+class TuinnApp(KeysInOrder, App):
     CSS_PATH = "app.tcss"
     TITLE = "tuinn"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
@@ -80,23 +81,16 @@ class TuinnApp(App):
         self.build_error = err
         self.exit(return_code=2)
 
-    async def on_event(self, event) -> None:
-        """A key typed on a screen that a dialog has since covered goes to the dialog's
-        Input (see TypeAhead), not to the dialog's bindings: nothing typed is lost."""
-        from textual import events
-
-        from tuinn.tui.screens.ask import TypeAhead
-        if isinstance(event, events.Key) and event.is_forwarded:
-            typed_on, top = getattr(event, "typed_on", None), self.screen
-            if (typed_on is not None and typed_on is not top and isinstance(top, TypeAhead)
-                    and top.type_ahead(event)):
-                return
-        await super().on_event(event)
-
     def make_screen(self):
         if self.spec.info.kind == "graph":
             from tuinn.tui.screens.graph import GraphScreen
             return GraphScreen(self.spec, self.session)
+        if self.spec.info.kind == "knn":
+            from tuinn.tui.screens.knn import KnnScreen
+            return KnnScreen(self.spec, self.session)
+        if self.spec.info.kind == "gan":
+            from tuinn.tui.screens.gan import GanScreen
+            return GanScreen(self.spec, self.session)
         from tuinn.tui.screens.network import NetworkScreen
         return NetworkScreen(self.spec, self.session)
 
@@ -108,11 +102,14 @@ class TuinnApp(App):
         from tuinn.tui.widgets.rnn_view import RecurrentView
         screen = screen or self.screen
         panels = [(GraphView, "graph panel")]
-        if self.spec.info.kind == "network":
+        if self.spec.info.kind in ("knn", "gan"):
+            panels = []
+        elif self.spec.info.kind == "network":
             panels = [(NetworkView, "network panel"), (ConvView, "conv view"),
                       (RecurrentView, "recurrent view")]
         seen, out = set(), []
-        tagged = [(b, "") for b in screen.BINDINGS]
+        unused = getattr(screen, "UNUSED_ACTIONS", frozenset())    # keys a kind has no use for
+        tagged = [(b, "") for b in screen.BINDINGS if b.action not in unused]
         tagged += [(b, where) for cls, where in panels for b in cls.BINDINGS]
         tagged += [(b, "") for b in self.BINDINGS]
         for b, where in tagged:

@@ -68,6 +68,8 @@ def step_line(session: Session, index: int) -> tuple[str, str, str]:
         what = f"{label}({', '.join(g.args)})" if len(label) > 2 else f" {label} ".join(g.args)
         if g.op in ("neg", "addc", "mulc", "inv", "powc"):
             what = f"{label} {g.args[0]}"
+    elif step.phase == "update" and step.node in getattr(prog, "frozen", ()):
+        what = "frozen"                   # trainable = false: the update keeps it
     else:
         what = step.op
     return PHASE_SHORT.get(step.phase, step.phase), step.node, what

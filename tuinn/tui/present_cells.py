@@ -46,7 +46,7 @@ def _cell(layer, x: str) -> list[DiagramNode]:
     P = [f"{n}.{k}" for k in layer.params]
     gate = lambda id, label, *args: DiagramNode(id, label, "gate", args)  # noqa: E731
     inp = lambda id, label: DiagramNode(id, label, "input", ())           # noqa: E731
-    params = [inp(p, p) for p in P]
+    params = [inp(p, fmt.safe(p, 32)) for p in P]
     if t == "dense":
         return params + [gate(f"{n}.matmul", "@", x, f"{n}.W"), gate(n, "+", f"{n}.matmul", f"{n}.b")]
     if t == "conv2d":
@@ -78,7 +78,8 @@ def _cell(layer, x: str) -> list[DiagramNode]:
         inner = layer.children() if hasattr(layer, "children") else layer.sublayers()
         nodes, prev = [], x
         for sub in inner:
-            label = sub.name + ("" if sub.type == "residual" else f" {LAYER_LABEL.get(sub.type, sub.type)}")
+            label = fmt.safe(sub.name, 24) + ("" if sub.type == "residual"
+                                              else f" {LAYER_LABEL.get(sub.type, sub.type)}")
             nodes.append(gate(f"{n}/{sub.name}", label, prev))
             prev = f"{n}/{sub.name}"
         return nodes + [gate(n, "⊕", prev, x)]

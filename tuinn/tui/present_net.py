@@ -89,6 +89,9 @@ class TensorView:
         return self
 
 
+FROZEN_NOTE = "frozen (trainable = false): no gradient, no update · T toggles its layer"
+
+
 def tensor_view(session: Session, node: str) -> TensorView:
     """What the tensor panel shows for `node`, its statistics computed."""
     return _tensor_view(session, node).with_stats()
@@ -99,7 +102,8 @@ def _tensor_view(session: Session, node: str) -> TensorView:
     step = session.current
     if node in prog.param_layers:
         layer, k = prog.param_layers[node]
-        view = TensorView(node, f"{node}  parameter of {layer.name}")
+        frozen = node in prog.frozen                  # trainable = false
+        view = TensorView(node, f"{node}{' (frozen)' if frozen else ''}  parameter of {layer.name}")
         before = tape.extra.get("before", {}).get(node)
         if before is not None:
             view.arrays.append(("old value", before, "value"))
@@ -108,6 +112,8 @@ def _tensor_view(session: Session, node: str) -> TensorView:
         if node in tape.grads:
             view.arrays.append(("∇loss" + (" + L2" if prog.spec.network.loss.l2 else ""),
                                 tape.grads[node], "grad"))
+        elif frozen:
+            view.note = FROZEN_NOTE
         else:
             view.pending = "∇loss: on the backward pass"
         if before is not None:
@@ -115,7 +121,7 @@ def _tensor_view(session: Session, node: str) -> TensorView:
                 if np.ndim(arr):
                     view.arrays.append((f"{prog.optimizer.type} {name}", arr, "state"))
             view.arrays.append(("new value", tape.values[node], "value"))
-            view.note = f"update: {update_rule(prog)}"
+            view.note = FROZEN_NOTE if frozen else f"update: {update_rule(prog)}"
         return view
     value = value_of(session, node)
     grad = grad_of(session, node)

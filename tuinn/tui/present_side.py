@@ -16,7 +16,8 @@ TEXT_CHARS = 160            # characters a character model writes per frame
 def side_views(prog) -> list[str]:
     """The side panel's views for this program, `v` cycles through them: the loss curve,
     then the decision regions (2-D classification), the fitted curve (1-D regression) or
-    the generated text (a character model)."""
+    the generated text (a character model), and for a deep network the per-layer
+    activation and gradient histograms (tuinn/tui/present_depth.py)."""
     views = ["loss"]
     if prog.input_shape == (2,) and (prog.loss.is_classification or prog.loss.type == "bce"):
         views.append("data")
@@ -24,6 +25,9 @@ def side_views(prog) -> list[str]:
         views.append("fit")
     if is_char_model(prog):
         views.append("text")
+    from tuinn.tui.present_depth import is_deep
+    if is_deep(prog):                   # per-layer activation and gradient histograms
+        views.append("depth")
     return views
 
 

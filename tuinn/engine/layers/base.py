@@ -24,6 +24,8 @@ def register(cls: type["Layer"]) -> type["Layer"]:
 
 class Layer:
     type: ClassVar[str] = ""
+    #: False: a frozen layer (`trainable = false`): its parameters are not trained
+    trainable: bool = True
     #: sub-steps of the forward/backward pass (timesteps, windows); 1 for most layers
     def substeps(self) -> int:
         return 1
@@ -95,8 +97,10 @@ def build_layer(spec, in_shape, rng, dtype) -> Layer:
     if cls is None:
         raise TuinnError(f"unknown layer type {spec.type!r}", line=spec.line, key="type")
     try:
-        return cls.from_spec(spec, in_shape, rng, dtype)
+        layer = cls.from_spec(spec, in_shape, rng, dtype)
     except TuinnError as err:          # point at the layer's line in the scenario file
         if err.line is None and spec.line:
             err.line = spec.line
         raise
+    layer.trainable = bool(getattr(spec, "trainable", True))
+    return layer

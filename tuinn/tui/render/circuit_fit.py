@@ -77,7 +77,8 @@ class Bands:
         """The bands' cells side by side with the wires between them (made on first use)."""
         if self._chars is None:
             self._chars = [[" "] * self._width for _ in range(self._height)]
-            self._styles: list[list[Style | None]] = [[None] * self._width for _ in range(self._height)]
+            self._styles: list[list[Style | None]] = [[None] * self._width
+                                                      for _ in range(self._height)]
             for d, top, left in zip(self.bands, self._top, self._left):
                 for r, (row, styles) in enumerate(zip(*d.cells())):
                     self._chars[top + r][left:left + len(row)] = row
@@ -253,7 +254,8 @@ class FitCircuit:
                 for n in self.nodes}                   # an input stands with its first user
         cuts: dict[int, list[str]] = {}              # gap -> the computed edges crossing it
         for c in range(last):
-            carried = [n for n in cols[c][1] if not (self._by_id[n].kind == "input" and home[n] > c)]
+            carried = [n for n in cols[c][1]
+                       if not (self._by_id[n].kind == "input" and home[n] > c)]
             if carried:
                 cuts[c] = carried
         bands: list[CircuitDiagram] = []

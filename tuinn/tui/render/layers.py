@@ -95,29 +95,34 @@ class LayerDiagram:
         current box when it is too long."""
         parts: list[Text] = []
 
-        def walk(items, depth):
+        def walk(items):
             for it in items:
                 mark = Style(reverse=True, bold=True) if it.id == self.current else \
                     Style(underline=True, bold=True) if it.id == self.selected else Style()
-                if self.scale is not None:
-                    band = self.scale.band(self.flow_value(it))
-                    mark += Style(color=band.colour) if band is not None else Style()
+                band = self.scale.band(self.flow_value(it)) if self.scale is not None else None
+                if band is not None:
+                    mark += Style(color=band.colour)
                 parts.append(Text(it.name + ("[" if it.residual else ""), style=mark))
-                walk(it.children, depth + 1)
+                walk(it.children)
                 if it.residual:
                     parts.append(Text("]⊕x"))
-        walk(self.picture.items, 0)
-        focus = next((i for i, p in enumerate(parts) if p.style and (p.style.underline or p.style.reverse)), 0)
-        lo, hi = 0, len(parts)
-        def joined(a, b):
+
+        def joined(a: int, b: int) -> Text:
             line = Text("… " if a else "")
             for i in range(a, b):
-                if i > a and not parts[i].plain.startswith("]"):
+                if i > a and not parts[i].plain.startswith("]") \
+                        and not parts[i - 1].plain.endswith("["):
                     line.append(" ▸ ", style=DIM)
                 line.append_text(parts[i])
             if b < len(parts):
                 line.append(" …")
             return line
+
+        walk(self.picture.items)
+        marked = [i for i, p in enumerate(parts)
+                  if isinstance(p.style, Style) and (p.style.underline or p.style.reverse)]
+        focus = marked[0] if marked else 0
+        lo, hi = 0, len(parts)
         while joined(lo, hi).cell_len > width and hi - lo > 1:
             if focus - lo > hi - 1 - focus:
                 lo += 1
@@ -134,7 +139,7 @@ class LayerDiagram:
         for i in range(1, len(items)):
             ew = self.edge_width(items[i - 1], level)
             last = i == len(items) - 1
-            if x + ew + blocks[i].width + (0 if last else 2) <= width or len(rows[-1]) == 0:
+            if x + ew + blocks[i].width + (0 if last else 2) <= width:
                 rows[-1].append(i)
                 x += ew + blocks[i].width
             else:

@@ -36,8 +36,8 @@ def dialog_css(name: str, width: int = 72) -> str:
 class TypeAhead:
     """Keys typed right after the key that opened the dialog go into its Input, in
     order (a typed `J3100⏎` jumps to 3100), whether the terminal delivered them to
-    the screen below (DebuggerScreen hands them on) or to this one before its Input
-    had the focus: the first character replaces the prefilled value, as typing into
+    the screen below (TuinnApp.on_event hands them on) or to this one before its
+    Input had the focus: the first character replaces the prefilled value, as typing into
     the focused, selected Input would; Enter submits, Backspace deletes."""
 
     typed_over = False      # the prefilled value has been replaced

@@ -174,7 +174,9 @@ class DebuggerScreen(ScaffoldKeys, Screen):
             extra = (*extra[:1], speed_text(self.controller.speed), *extra[1:])
         if not self.ready:
             message = message or self.warm_note
-            if self.waiting:
+            if self.controller.running:               # c pressed: queued behind the warm-up
+                message += " · run mode starts when ready"
+            elif self.waiting:
                 message += f" · {self.waiting} key{'s' * (self.waiting > 1)} will run when ready"
         self.query_one(StatusBar).show(self.spec.info.name, phase, tick, total, value, extra,
                                        message or self.message)

@@ -21,6 +21,7 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from tuinn import fmt
+from tuinn.tui.screens.ask import TypeAhead
 
 MATCHED = Style(bold=True, underline=True)
 
@@ -67,13 +68,14 @@ def marked(matcher: Matcher | None, name: str) -> Content:
     return content
 
 
-class Finder(ModalScreen[str | None]):
+class Finder(TypeAhead, ModalScreen[str | None]):
     DEFAULT_CSS = """
     Finder { align: center top; }
     Finder > Vertical { width: 90%; max-width: 72; height: auto; max-height: 90%;
         margin-top: 2; border: round $accent; background: $surface; padding: 0 1; }
     Finder Label { width: 100%; color: $text-muted; }
     Finder OptionList { height: auto; max-height: 14; border: none; padding: 0; }
+    Finder OptionList > .option-list--option-highlighted { text-style: bold reverse; }
     """
     BINDINGS = [Binding("escape", "cancel", "Close"),
                 Binding("down", "move(1)", "Next", show=False),
@@ -85,6 +87,7 @@ class Finder(ModalScreen[str | None]):
         super().__init__()
         self.items = [Item(fmt.safe(it.name), fmt.safe(it.kind), it.target) for it in items]
         self.shown: list[Item] = list(items)
+        self.last_query = ""
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -98,7 +101,7 @@ class Finder(ModalScreen[str | None]):
         self.refilter("")
 
     def refilter(self, query: str) -> None:
-        query = query.strip()
+        query = self.last_query = query.strip()
         if query:
             matcher = Matcher(query, match_style=MATCHED)
             scored = [(matcher.match(it.name), i, it) for i, it in enumerate(self.items)]
@@ -128,6 +131,8 @@ class Finder(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if event.value.strip() != self.last_query:       # typed ahead: not filtered yet
+            self.refilter(event.value)
         index = self.query_one(OptionList).highlighted
         if self.shown and index is not None:
             self.dismiss(self.shown[index].target)

@@ -17,14 +17,15 @@ class GraphScreen(DebuggerScreen):
     BINDINGS = DebuggerScreen.BINDINGS + [
         Binding("e", "edit", "Edit input"),
         Binding("c", "continue", "Continue"),
-        Binding("z", "toggle_fit", "Fit/full", tooltip="The graph fitted to its panel, or full size (scrolls)")]
+        Binding("z", "toggle_fit", "Fit/full",
+                tooltip="The graph fitted to its panel, or full size (scrolls)")]
 
     def __init__(self, spec, session):
         super().__init__(spec, session)
         prog = session.program
         self.order = list(prog.inputs) + [g.id for g in prog.spec.gates]
         self.selected: str | None = None     # None: follow the current step
-        self.reserve: dict[str, tuple[int, int]] = {}   # label widths at the pass's end
+        self.reserve: dict[str, tuple[int, ...]] = {}   # label widths at the pass's end
         self.edited_output: str | None = None          # the output after an edit (header)
         self.colours: dict[str, str] = {}              # NO_COLOR: none (greys read badly)
 
@@ -39,10 +40,27 @@ class GraphScreen(DebuggerScreen):
         self.query_one("#steps").border_title = "steps"
         self.query_one("#graph").border_title = "graph"
         self.query_one("#graph").focus()
+        self.query_one(GraphView).room = self.graph_room
+
+    def graph_room(self) -> int | None:
+        """The rows the graph's picture may take: all but the inspector's least height."""
+        graph, inspector = self.query_one(GraphView), self.query_one(GateInspector)
+        total = graph.parent.content_size.height          # the two of them share #right
+        least = inspector.styles.min_height
+        if not total or least is None:
+            return None
+        return max(1, total - int(least.value) - graph.styles.gutter.height)
+
+    def on_graph_view_fitted(self, message: GraphView.Fitted) -> None:
+        """What the fitted picture leaves free goes to the inspector (a matrix's numbers)."""
+        inspector = self.query_one(GateInspector)
+        total = inspector.parent.content_size.height
+        least = int(inspector.styles.min_height.value) if inspector.styles.min_height else 8
+        inspector.styles.height = max(least, total - message.rows)
 
     def _warm(self, session) -> str:
         done = super()._warm(session)
-        self.reserve, _ = pass_end(session)
+        self.reserve, _ = pass_end(session)     # label widths of the whole pass: no jumps
         return done
 
     def frame(self, s) -> dict:

@@ -18,13 +18,16 @@ from tuinn.tui.present_cells import layer_circuit
 from tuinn.tui.present_layers import layer_picture
 from tuinn.tui.present_net import network_labels, network_nodes, tensor_view
 from tuinn.tui.present_rnn import recurrent_layer_of, recurrent_view
+from tuinn.tui.present_depth import depth_stats
 from tuinn.tui.present_side import fit_curve, generate_text, side_views
 from tuinn.tui.render.circuit import CircuitDiagram
 from tuinn.tui.render.layers import LayerDiagram
 from tuinn.tui.screens.base import DebuggerScreen
+from tuinn.tui.screens.params_keys import PARAMS_KEYS, ParamsKeys
 from tuinn.tui.widgets.conv_view import ConvView
 from tuinn.tui.widgets.data_view import DataPanel
 from tuinn.tui.widgets.loss_plot import LossPanel
+from tuinn.tui.widgets.depth_view import DepthPanel
 from tuinn.tui.widgets.model_views import FitPanel, TextPanel
 from tuinn.tui.widgets.network_view import NetworkView
 from tuinn.tui.widgets.rnn_view import RecurrentView
@@ -34,7 +37,7 @@ from tuinn.tui.widgets.tensor_view import TensorInspector
 ALL = "\x00all"           # `expanded` when the whole network is drawn as gates
 
 
-class NetworkScreen(DebuggerScreen):
+class NetworkScreen(ParamsKeys, DebuggerScreen):
     BINDINGS = DebuggerScreen.BINDINGS + [
         Binding("c", "run", "Run"),
         Binding("p,space", "pause", "Pause"),
@@ -46,7 +49,7 @@ class NetworkScreen(DebuggerScreen):
         Binding("t", "jump_sub", "Jump to t", show=False),
         Binding("J", "jump_iteration", "Jump to iteration", show=False),
         Binding("l", "log_scale", "Log loss", show=False),
-    ]
+    ] + PARAMS_KEYS                          # S saves the parameters, T freezes a layer
 
     def __init__(self, spec, session):
         super().__init__(spec, session)
@@ -79,6 +82,8 @@ class NetworkScreen(DebuggerScreen):
                     yield FitPanel(id="fit")
                 if "text" in self.views:
                     yield TextPanel(id="text")
+                if "depth" in self.views:
+                    yield DepthPanel(id="depth")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -90,6 +95,9 @@ class NetworkScreen(DebuggerScreen):
         self.data_panel = self.query_one(DataPanel) if "data" in self.views else None
         if self.data_panel is not None:
             self.data_panel.grid_dims = self.data_panel.grid_shape()
+            prep = getattr(self.session.program, "prep", None)    # [data] preprocess
+            if prep is not None and prep.steps:
+                self.data_panel.border_subtitle = "after " + ", ".join(prep.steps)
         self.controller.report_extras = self.light_frame
 
     # ------------------------------------------------------------------ frames
@@ -107,6 +115,8 @@ class NetworkScreen(DebuggerScreen):
             f["fit"] = (fit_curve(prog), prog.iteration)
         elif shown == "text":
             f["text"] = (generate_text(prog), prog.iteration)
+        elif shown == "depth":
+            f["depth"] = depth_stats(prog)
         return f
 
     def frame(self, s) -> dict:
@@ -171,6 +181,8 @@ class NetworkScreen(DebuggerScreen):
             self.query_one(FitPanel).show(*f["fit"])
         if "text" in f:
             self.query_one(TextPanel).show(*f["text"])
+        if "depth" in f:
+            self.query_one(DepthPanel).show(f["depth"])
         if "lines" not in f:
             return
         graph = self.query_one(NetworkView)
@@ -240,6 +252,8 @@ class NetworkScreen(DebuggerScreen):
         self.message = {"grad": "gradient flow: each layer by ‖∇‖ of its parameters (d: ratio)",
                         "ratio": "gradient flow: each layer by ‖Δw‖/‖w‖ of its last update (d: off)",
                         None: "gradient flow off"}[self.flow]
+        if self.flow and not self.query_one(NetworkView).display:
+            self.message += " · w shows the network picture"      # a layer view is up
         self.refresh_frame()
 
     def on_conv_view_changed(self, message: ConvView.Changed) -> None:

@@ -13,6 +13,9 @@ SCAFFOLD_KEYS = [
     Binding("plus,equals_sign", "faster", "Faster", show=False,
             tooltip="Run mode faster (up to full speed)"),
 ]
+#: actions that do nothing while run mode trains (the footer hides them meanwhile)
+IDLE_ONLY = frozenset({"run", "step", "back", "step_over", "finish", "next_iteration",
+                       "next_epoch"})
 #: run mode's speeds in iterations a second; None: as fast as the engine goes
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, None)
 
@@ -26,12 +29,12 @@ class ScaffoldKeys:
 
     def check_action(self, action: str, parameters) -> bool | None:
         """False hides a key from the footer (and it does nothing then anyway): the
-        speed keys in graphs, pause unless running, run while running."""
+        speed keys in graphs, pause unless running, run and stepping while running."""
         if action in ("slower", "faster"):           # run mode's speed: networks only
             return bool(self.session.iterative)
         if action == "pause":
             return self.controller.running
-        if action == "run":
+        if action in IDLE_ONLY:
             return not self.controller.running
         return True
 
@@ -63,8 +66,10 @@ class ScaffoldKeys:
         steps = self.query_one("#steps")
         if not shown:
             self.call_after_refresh(steps.focus)
-        elif self.focused is steps or self.focused is None:
-            self.query_one("#graph").focus()
+        elif self.focused is steps or self.focused is None:    # back to the main panel
+            panel = next((w for w in self.query("#right *") if w.focusable), None)
+            if panel is not None:
+                panel.focus()
 
     def action_find(self) -> None:
         from tuinn.tui.screens.finder import Finder, find_items
@@ -78,5 +83,4 @@ class ScaffoldKeys:
         """Show `name` (a node, layer, parameter or tensor) in the panels, as if picked
         in the graph panel; screens with their own selection override this."""
         self.selected = name
-        self.message = f"selected {name}"
         self.refresh_frame()

@@ -13,7 +13,7 @@ from collections import defaultdict
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
+from textual.widgets._footer import FooterKey     # not re-exported by textual.widgets
 
 PINNED = ("help", "quit")          # app actions always on screen
 

@@ -35,6 +35,12 @@ class GraphView(ScrollableContainer, can_focus=True):
     class Selected(Message):
         node: str
 
+    @dataclass
+    class Fitted(Message):
+        """The fitted picture needs this many rows (border included); the rest of its
+        room can go to another panel."""
+        rows: int
+
     def __init__(self, order: list[str], **kwargs):
         super().__init__(**kwargs)
         self.order = order            # nodes in selection order
@@ -42,6 +48,7 @@ class GraphView(ScrollableContainer, can_focus=True):
         self.source = None            # what show() was given: a drawing, or a FitCircuit
         self.diagram: CircuitDiagram | None = None     # the drawing on screen
         self.fit = True               # FitCircuit: fitted to the panel, else full size
+        self.room = None              # () -> the most rows the picture may take (else the panel's)
         self._follow_node: str | None = None
 
     def compose(self):
@@ -58,6 +65,10 @@ class GraphView(ScrollableContainer, can_focus=True):
         self._draw()
 
     def on_resize(self) -> None:
+        self.refit()
+
+    def refit(self) -> None:
+        """Lay the picture out again for the panel's (or its room's) current size."""
         if hasattr(self.source, "fit"):
             self._draw()
 
@@ -67,11 +78,17 @@ class GraphView(ScrollableContainer, can_focus=True):
             return
         if hasattr(source, "fit"):
             width, height = self.content_region.size
+            room = self.room() if self.room is not None else None
+            height = room if room else height
             if self.fit and (width <= 0 or height <= 0):
                 return                                  # not laid out yet: on_resize draws
             drawing = source.fit(width, height) if self.fit else source.full()
             other = "full size" if self.fit else "fit"
             self.border_subtitle = f"{drawing.layout} · z {other}"
+            if room:
+                w, h = drawing.size()
+                rows = h if self.fit and w <= width and h <= room else room
+                self.post_message(self.Fitted(rows + self.styles.gutter.height))
         else:
             drawing = source
         self.diagram = drawing

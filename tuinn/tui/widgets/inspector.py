@@ -63,7 +63,7 @@ def render_gate(view: GateView, mono: bool = False) -> Group:
 
 class GateInspector(VerticalScroll):
     DEFAULT_CSS = """
-    GateInspector { border: round $primary-darken-2; height: 12; padding: 0 1; }
+    GateInspector { border: round $primary-darken-2; height: 12; min-height: 12; padding: 0 1; }
     GateInspector:focus { border: round $accent; }
     GateInspector > Static { width: 100%; }
     """
@@ -74,4 +74,5 @@ class GateInspector(VerticalScroll):
     def show(self, view: GateView | None) -> None:
         self.border_title = "inspector" if view is None else f"inspector: {view.node}"
         self.query_one("#gate", Static).update(
-            "" if view is None else render_gate(view, mono=self.app.no_color))
+            Text("n steps into the first gate; ↑/↓ in the graph select any node", style="dim")
+            if view is None else render_gate(view, mono=self.app.no_color))

@@ -1,0 +1,117 @@
+"""`tuinn import` against PyTorch itself (skipped without torch): an MLP, a small CNN and an LSTM.
+
+Each model is built in PyTorch (float32 weights, as people train them), imported through
+ONNX and through the PyTorch path (a whole nn.Sequential, or a state_dict with a scenario
+for the LSTM, which no runnable nn.Sequential holds), and the imported scenario's output
+and gradients must equal autograd's on the same float32 numbers in float64 (rtol 1e-6).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from fixtures.interop.make_fixtures import Last, expectation  # noqa: E402
+from interop_helpers import cli, import_ok, layer_types, mismatches  # noqa: E402
+
+
+def models():
+    torch.manual_seed(3)
+    return {
+        "mlp": (nn.Sequential(nn.Linear(3, 5), nn.Sigmoid(), nn.Linear(5, 4), nn.ReLU(),
+                              nn.Linear(4, 2)), (6, 3),
+                ["dense", "sigmoid", "dense", "relu", "dense"]),
+        "cnn": (nn.Sequential(nn.Conv2d(2, 3, 3, stride=2, padding=1), nn.Tanh(),
+                              nn.MaxPool2d(2), nn.Flatten(), nn.Linear(12, 2)), (2, 2, 8, 8),
+                ["conv2d", "tanh", "maxpool", "flatten", "dense"]),
+        "lstm": (nn.Sequential(Last(nn.LSTM(2, 3, batch_first=True)), nn.Linear(3, 2)),
+                 (4, 5, 2), ["lstm", "dense"]),
+    }
+
+
+def data(tmp_path, name, model, shape):
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(*shape, generator=g)
+    with torch.no_grad():
+        y = torch.randn(*model(x).shape, generator=g)
+    path = tmp_path / f"{name}.data.npz"
+    np.savez(path, x=x.numpy(), y=y.numpy())
+    return path, expectation(model, x, y, "mse")
+
+
+def export_onnx(model, shape, path):
+    pytest.importorskip("onnx")
+    dynamo = importlib.util.find_spec("onnxscript") is not None
+    torch.onnx.export(model, (torch.zeros(*shape),), str(path), input_names=["x"],
+                      output_names=["y"], dynamo=dynamo)
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "lstm"])
+def test_through_onnx(name, tmp_path):
+    model, shape, types = models()[name]
+    model.eval()
+    data_path, exp = data(tmp_path, name, model, shape)
+    export_onnx(model, shape, tmp_path / f"{name}.onnx")
+    out = tmp_path / f"{name}.toml"
+    import_ok([tmp_path / f"{name}.onnx", "--out", out, "--data", data_path])
+    assert layer_types(out) == types
+    bad = mismatches(out, exp)
+    assert not bad, bad[:6]
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_whole_sequential(name, tmp_path):
+    model, shape, types = models()[name]
+    data_path, exp = data(tmp_path, name, model, shape)
+    torch.save(model, tmp_path / f"{name}.pt")
+    out = tmp_path / f"{name}.toml"
+    import_ok([tmp_path / f"{name}.pt", "--out", out, "--data", data_path])
+    assert layer_types(out) == types
+    bad = mismatches(out, exp)
+    assert not bad, bad[:6]
+
+
+def test_lstm_state_dict_with_a_scenario(tmp_path):
+    model, shape, types = models()["lstm"]
+    data_path, exp = data(tmp_path, "lstm", model, shape)
+    torch.save(model.state_dict(), tmp_path / "lstm.pt")
+    base = tmp_path / "base.toml"
+    base.write_text('[scenario]\nname = "b"\nkind = "network"\n[data]\nfile = "lstm.data.npz"\n'
+                    '[model]\ninput = [5, 2]\nlayers = [{type = "lstm", hidden = 3}, '
+                    '{type = "dense", units = 2}]\n[loss]\ntype = "mse"\n[train]\nshuffle = false\n')
+    out = tmp_path / "sub" / "lstm.toml"
+    out.parent.mkdir()
+    import_ok([tmp_path / "lstm.pt", "--scenario", base, "--out", out])
+    assert layer_types(out) == types
+    bad = mismatches(out, exp)
+    assert not bad, bad[:6]
+
+
+def test_a_whole_model_of_another_class_is_refused_unrun(tmp_path):
+    """weights_only: a pickled object of any class but the allowed torch.nn modules is
+    an error naming the class, and none of its code runs."""
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.pt"
+    torch.save({"w": torch.zeros(2), "obj": Boom(str(marker))}, path)
+    code, _, err = cli(["import", path, "--out", tmp_path / "o.toml"])
+    assert code == 2 and "io.open" in err and "Traceback" not in err   # the global it names
+    assert not marker.exists()
+
+
+class Boom:
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_state_dict_alone_asks_for_the_layers(tmp_path):
+    torch.save(nn.Linear(2, 2).state_dict(), tmp_path / "sd.pt")
+    code, _, err = cli(["import", tmp_path / "sd.pt", "--out", tmp_path / "o.toml"])
+    assert code == 2 and "--scenario" in err

@@ -1,0 +1,160 @@
+"""Provides `import_state_dict`: a state dict's arrays fill the layers of a given scenario.
+
+The arrays come from a .safetensors or .npz file, or a PyTorch state_dict (.pt, .pth,
+read with weights_only). Under tuinn's names ("dense1.W") they fill the parameters of
+those names; under PyTorch's ("0.weight", "lstm.weight_ih_l0") they are grouped by
+module, in the file's order, and each group fills the next layer with parameters of the
+scenario, converted per the contract (model.py). Shapes must match exactly. The result
+is the scenario rewritten (comments dropped) with `[params] file` naming an .npz of all
+its parameters: those filled, and the rest as the scenario sets them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tuinn.errors import TuinnError
+from tuinn.fmt import safe
+from tuinn.interop import model as M
+from tuinn.interop.toml_out import dump
+from tuinn.scenario.params_io import read_params, write_params
+
+BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def read_arrays(path: str) -> dict[str, np.ndarray]:
+    if path.lower().endswith((".pt", ".pth")):
+        from tuinn.interop.torch_import import load_torch
+        obj = load_torch(path)
+        if not isinstance(obj, dict):
+            raise TuinnError("the file holds a whole model, not a state_dict", file=path,
+                             hint="import it without --scenario")
+        return obj
+    return {k: np.asarray(v, dtype=np.float64) for k, v in read_params(path, "MODEL").items()}
+
+
+def convert(kind: str, group: dict[str, np.ndarray], where: str, path: str) -> dict:
+    """A PyTorch module's parameters as the tuinn layer `kind`'s."""
+    def get(k, optional=False):
+        if k not in group:
+            if optional:
+                return None
+            raise TuinnError(f"{where}: no '{k}' for a {kind} layer (found: "
+                             f"{', '.join(safe(g, limit=30) for g in group)})", file=path)
+        return group[k]
+    if kind == "dense":
+        return M.dense(get("weight"), get("bias", True)).params
+    if kind == "conv2d":
+        return {"W": get("weight"), "b": group.get("bias", np.zeros(len(get("weight"))))}
+    if kind in ("lstm", "gru", "rnn"):
+        if any(k.endswith("_l1") or "_l1_" in k for k in group):
+            raise TuinnError(f"{where}: a stacked (num_layers > 1) {kind}: tuinn's "
+                             f"{kind} layers are one each", file=path)
+        dirs = [("", )] + ([("_reverse",)] if "weight_ih_l0_reverse" in group else [])
+        hidden = get("weight_hh_l0").shape[1]
+        return M.recurrent(kind, hidden, [
+            (get(f"weight_ih_l0{s}"), get(f"weight_hh_l0{s}"), get(f"bias_ih_l0{s}", True),
+             get(f"bias_hh_l0{s}", True)) for (s,) in dirs]).params
+    if kind in ("layernorm", "batchnorm"):
+        return {"gamma": get("weight"), "beta": get("bias")}
+    if kind == "embedding":
+        return {"W": get("weight")}
+    raise TuinnError(f"{where}: no conversion from PyTorch's names for a {kind} layer",
+                     file=path, hint="save the arrays under tuinn's names (e.g. dense1.W)")
+
+
+def fill(arrays: dict, targets: list, path: str) -> tuple[dict[str, np.ndarray], list[str]]:
+    """name -> array for the parameters the file fills; notes for what it leaves."""
+    own = {f"{name}.{k}": (layer, k) for name, layer in targets for k in layer.params}
+    if all(k in own for k in arrays):
+        out = {}
+        for k, a in arrays.items():
+            layer, p = own[k]
+            _same_shape(a, layer.params[p], k, k, path)
+            out[k] = a
+        return out, []
+    groups: dict[str, dict] = {}
+    for k, a in arrays.items():
+        prefix, _, leaf = k.rpartition(".")
+        if leaf not in BUFFERS:
+            groups.setdefault(prefix, {})[leaf] = a
+    if len(groups) > len(targets):
+        extra = ", ".join(safe(g or "(top)", limit=30) for g in list(groups)[len(targets):])
+        raise TuinnError(f"the file has {len(groups)} modules with parameters but the "
+                         f"scenario {len(targets)} layers with parameters (left over: {extra})",
+                         file=path)
+    out = {}
+    for (prefix, group), (name, layer) in zip(groups.items(), targets):
+        where = f"module '{safe(prefix or '(top)', limit=30)}' -> {name} ({layer.type})"
+        for k, a in convert(layer.type, group, where, path).items():
+            if k not in layer.params:
+                raise TuinnError(f"{where}: the layer has no parameter {k}", file=path)
+            _same_shape(a, layer.params[k], f"{name}.{k}", where, path)
+            out[f"{name}.{k}"] = np.asarray(a, dtype=np.float64)
+    left = [name for name, _ in targets[len(groups):]]
+    return out, [f"{', '.join(left)} keep the scenario's initial values."] if left else []
+
+
+def _same_shape(a, target, name: str, where: str, path: str) -> None:
+    if tuple(np.shape(a)) != tuple(target.shape):
+        raise TuinnError(f"{where}: {name} would be {tuple(np.shape(a))} but the scenario's "
+                         f"layer needs {tuple(target.shape)}", file=path)
+
+
+def import_state_dict(model: str, scenario: str, out: str, data: str | None = None,
+                      loss: str | None = None, batch_size: int | None = None) -> list[str]:
+    import tomllib
+
+    from tuinn.engine.network import NetworkProgram
+    from tuinn.interop.scenario_writer import LOSSES, check_data
+    from tuinn.scenario.bundled import resolve
+    from tuinn.scenario.loader import load_scenario
+    target = Path(out)
+    if target.suffix.lower() != ".toml" or target.is_dir():
+        raise TuinnError("--out must name a .toml file", key="--out", file=out)
+    arrays = read_arrays(model)
+    base = resolve(scenario)
+    spec = load_scenario(base)
+    if spec.info.kind != "network":
+        raise TuinnError(f"--scenario must be a network scenario, not a {spec.info.kind}",
+                         file=scenario, key="--scenario")
+    program = NetworkProgram(spec)
+    targets = [(layer.name, layer) for layer in program._all_layers() if layer.params]
+    filled, notes = fill(arrays, targets, model)
+    params = {name: np.array(layer.params[k]) for name, (layer, k) in program.param_layers.items()}
+    params.update(filled)
+    doc = tomllib.loads(Path(base).read_text(encoding="utf-8"))
+    doc.pop("params", None)
+    folder = target.resolve().parent
+    if data:
+        check_data(data, program.input_shape)
+        doc["data"] = {"file": _relative(data, folder)}
+    elif spec.network.data.file:
+        doc["data"]["file"] = _relative(spec.network.data.file, folder)
+    if loss:
+        if loss not in LOSSES:
+            raise TuinnError(f"unknown loss {loss!r}", key="--loss",
+                             hint="expected one of: " + ", ".join(LOSSES))
+        doc.setdefault("loss", {})["type"] = loss
+    if batch_size:
+        doc.setdefault("train", {})["batch_size"] = batch_size
+    params_path = target.with_suffix(".npz")
+    doc["params"] = {"file": params_path.name}
+    write_params(params_path, params, key="--out")
+    header = (f"Written by `tuinn import` from {safe(os.path.basename(model), limit=60)} and "
+              f"{safe(os.path.basename(base), limit=60)}: {len(filled)} parameters filled. "
+              + " ".join(notes)).replace("\n", " ")
+    try:
+        target.write_text(dump(doc, header), encoding="utf-8")
+    except OSError as exc:
+        raise TuinnError(f"cannot write the scenario: {exc.strerror}", key="--out",
+                         file=out) from None
+    return [str(target), str(params_path)]
+
+
+def _relative(path: str, folder: Path) -> str:
+    rel = os.path.relpath(Path(path).resolve(), folder)
+    return str(Path(path).resolve()) if rel.startswith("..") else rel
