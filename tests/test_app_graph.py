@@ -313,3 +313,18 @@ def test_a_users_circuit_of_twelve_gates_fits(tmp_path, size):
                 words = set(graph_panel_text(app).replace("─", " ").replace("▶", " ").split())
                 assert {"x", "w", "b", "a", "f"} <= words
     go()
+
+
+@run_async
+async def test_fits_beside_the_step_list_at_80x24():
+    """`L` shows the step list at 80x24: the graph panel narrows to 44 columns and the
+    picture is laid out again for it (bands, fewer labels), still whole."""
+    app = make_app("sigmoid-neuron")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, "f", "f", "L")
+        graph = app.screen.query_one("#graph")
+        assert graph.content_region.width < 60
+        assert graph.diagram.size()[0] <= graph.content_region.width
+        assert graph.diagram.size()[1] <= graph.content_region.height
+        words = set(graph_panel_text(app).replace("─", " ").replace("▶", " ").split())
+        assert {"w0", "x0", "w1", "x1", "w2", "f"} <= words

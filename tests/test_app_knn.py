@@ -9,7 +9,8 @@ import pytest
 
 from tuinn.engine.knn import classify
 from tuinn.tui.headless import snapshot, svg_to_text
-from tuinn.tui.widgets.knn_view import KnnDetail, KnnPlot
+from tuinn.tui.widgets.knn_detail import KnnDetail
+from tuinn.tui.widgets.knn_view import KnnPlot
 from ui_helpers import make_app, press, run_async, text_of
 
 
@@ -105,3 +106,22 @@ def test_more_than_two_features_are_drawn_on_their_principal_axes():
     var = np.linalg.svd(x, compute_uv=False) ** 2 / len(x)
     np.testing.assert_allclose(f.points.var(axis=0), var[:2], rtol=1e-9)   # the top two
     assert f.ranked == s.program.queries[0].neighbors.tolist() and f.prediction is not None
+
+
+@run_async
+async def test_p_turns_preprocessing_off_and_on():
+    app = make_app("knn-scaled")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, "f")
+        prog, plot = app.session.program, app.screen.query_one(KnnPlot)
+        assert plot.frame.space == "after standardize" and app.screen.check_action(
+            "preprocess", ()) is True
+        await press(pilot, "p")
+        assert not prog.prep_on and plot.frame.space == "raw numbers"
+        assert np.ptp(plot.frame.points[:, 0]) > 1000          # the prices, in raw units
+        await press(pilot, "p")
+        assert prog.prep_on and "raw" not in app.screen.message
+    plain = make_app("knn-blobs")
+    async with plain.run_test(size=(80, 24)) as pilot:
+        await press(pilot)
+        assert plain.screen.check_action("preprocess", ()) is False   # nothing to turn off

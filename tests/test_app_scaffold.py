@@ -152,6 +152,20 @@ async def test_keys_typed_at_once_into_the_edit_dialog():
         assert app.screen.__class__.__name__ == "GraphScreen"
 
 
+@run_async
+async def test_keys_typed_while_loading_reach_the_dialog_they_open():
+    from conftest import SCENARIOS
+    from tuinn.scenario.loader import load_scenario
+    from tuinn.tui.app import TuinnApp
+    app = TuinnApp(load_scenario(str(SCENARIOS / "spiral.toml")))     # builds on a thread
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.screen.__class__.__name__ == "LoadingScreen"
+        for key in ("J", "4", "2", "enter"):
+            await pilot.press(key)
+        await settle(pilot, 120)
+        assert app.session.iteration == 42
+
+
 # ------------------------------------------------------------------ step list toggle
 @pytest.mark.parametrize("size, shown", [((80, 24), False), ((120, 40), True)])
 @run_async
@@ -202,6 +216,19 @@ async def test_finder_takes_what_is_typed_at_once():
         await settle(pilot)
         assert app.screen.__class__.__name__ == "NetworkScreen"
         assert app.screen.last_frame["follow"] == "dense2.b"
+        assert app.session.tick == 0                    # `b` went to the finder, not "back"
+
+
+@run_async
+async def test_a_burst_of_step_keys_runs_in_order():
+    app = make_app("sigmoid-neuron")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        type_at_once(app, "n", "n", "n", "b", "e", "9", "enter", "n")
+        await settle(pilot)
+        assert app.session.tick == 3                    # 3 on, 1 back, edit, 1 on
+        edited = [n for n, v in app.session.program.inputs.items() if float(v) == 9.0]
+        assert len(edited) == 1                         # "9⏎" went into the dialog
 
 
 @run_async

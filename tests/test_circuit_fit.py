@@ -106,6 +106,7 @@ def check_wired(fc: FitCircuit, d) -> None:
     lines = render(d, width=500)
     entries = {d.entry_cell(n.id, k): (n.id, k) for n in fc.nodes for k in range(len(n.args))}
     entries[d.entry_cell(_END, 0)] = (_END, 0)
+    assert "".join(lines).count("▶") == len(entries)      # no arrow left over at a band's end
     for n in fc.nodes:
         lab = fc.labels[n.id]
         value, grad = lab.short if layout.short and lab.short else (lab.value, lab.grad)
@@ -121,7 +122,8 @@ def check_wired(fc: FitCircuit, d) -> None:
 
 def test_bands_wire_every_edge_on():
     for fc, size, inline in ((sigmoid_fit(), (84, 24), False), (chain_fit(), (78, 12), True),
-                             (chain_fit(), (100, 30), False)):
+                             (chain_fit(), (100, 30), False),
+                             (sigmoid_fit(current="mul1"), (44, 12), True)):   # moved input
         d = fc.fit(*size)
         assert isinstance(d, Bands) and len(d.bands) >= 2 and "wrapped" in d.layout or inline
         check_wired(fc, d)

@@ -100,4 +100,6 @@ def test_bars_and_the_table():
     console = Console(width=70, record=True, color_system=None)
     console.print(DepthTable(depth_stats(program("init-zeros")), width=70))
     text = console.export_text()
-    assert "dense1" in text and "all 0" in text and "shared by every layer" in text
+    assert "dense1" in text and "all 0" in text and "every row ±" in text
+    short = DepthTable(depth_stats(program("init-zeros")), width=40, height=10).lines()
+    assert len(short) == 1 + 7 + 1 and "relu1" not in "".join(t.plain for t in short)

@@ -286,3 +286,34 @@ def test_check_lists_frozen_layers(tmp_path):
     assert r.exit_code == 0, r.stderr
     rows = [line for line in r.stdout.splitlines() if "frozen (trainable = false)" in line]
     assert len(rows) == 1 and "dense2" in rows[0]
+
+
+@pytest.mark.parametrize("name,layer_type,key", [("lstm", "lstm", "lstm1.Wx"),
+                                                 ("cnn-bars", "conv2d", "conv1.W")])
+def test_layer_by_layer_run_mode_agrees_with_stepping_with_a_frozen_layer(name, layer_type,
+                                                                          key):
+    """Recurrent and conv layers take run mode's layer-by-layer path: frozen there too."""
+    from conftest import SCENARIOS
+    text = (SCENARIOS / f"{name}.toml").read_text().replace(
+        f'type = "{layer_type}"', f'type = "{layer_type}"\ntrainable = false', 1)
+    fast = program(text)
+    stepped = build_session(load_text(text, str(SCENARIOS / f"{name}.toml")))
+    assert key in fast.frozen and fast._plans is None
+    before = fast.params()[key].copy()
+    for _ in range(3):
+        fast.train_iteration()
+        stepped.next_iteration()
+    assert list(fast.losses) == list(stepped.program.losses)
+    for k, v in fast.params().items():
+        assert v.tobytes() == stepped.program.params()[k].tobytes(), k
+    assert np.array_equal(fast.params()[key], before)
+    assert not np.array_equal(fast.params()["dense1.W"], program(text).params()["dense1.W"])
+
+
+def test_gradcheck_command_names_the_frozen_parameters_it_skips(tmp_path):
+    path = tmp_path / "f.toml"
+    path.write_text(scenario(frozen=("dense3",)))
+    r = CliRunner().invoke(app, ["gradcheck", str(path)])
+    assert r.exit_code == 0, r.stdout
+    assert "all 4 parameters pass" in r.stdout
+    assert "not checked: 2 frozen parameters (trainable = false): dense3.W, dense3.b" in r.stdout

@@ -388,3 +388,59 @@ def test_check_summarises_the_duel():
     assert result.exit_code == 0, result.output
     assert "generator.dense1" in result.output and "discriminator.dense3" in result.output
     assert "G: momentum lr 0.2, D: adam lr 0.01" in " ".join(result.output.split())
+
+
+# ------------------------------------------------------------------ the map
+def test_arrows_point_where_the_push_goes():
+    from tuinn.tui.render.gan_map import arrow
+    assert [arrow(1, 0), arrow(1, 1), arrow(0, 1), arrow(-1, 0), arrow(0, -1)] == \
+        ["→", "↗", "↑", "←", "↓"]
+
+
+def test_the_map_draws_points_and_an_arrow_beside_each_generated_point():
+    from rich.console import Console
+    from tuinn.tui.render.gan_map import GanMap
+    grid = np.full((10, 20), 0.9)                       # D: "real" everywhere
+    m = GanMap(grid, real=np.array([[-0.8, 0.8]]), fake=np.array([[0.0, 0.0]]),
+               push=np.array([[1.0, 0.0]]), extent=(-1, 1, -1, 1), mono=True)
+    console = Console(width=20, record=True, color_system=None)
+    console.print(m)
+    rows = console.export_text().splitlines()
+    fake_row = next(r for r in rows if "◆" in r)
+    assert fake_row[fake_row.index("◆") + 1] == "→"
+    assert any("●" in r for r in rows) and "+" in rows[0]     # mono: D says real
+    assert "G's" in rows[-1]
+
+
+def test_the_presenter_shows_the_push_after_the_generator_backward_step():
+    from tuinn.tui.present_gan import GanPresenter
+    session = build_session(small(d_steps=1))
+    prog = session.program
+    pres = GanPresenter(prog)
+    start = pres.frame(session, (8, 16))
+    assert start.push is None and start.which == "G(z) now" and start.grid.shape == (8, 16)
+    back = next(st.index for st in prog.steps if st.phase == "backward" and st.node == "gen")
+    session.goto(session.tick_of(back) + 1)
+    f = pres.frame(session, (8, 16))
+    np.testing.assert_array_equal(f.push, -session.tape.grads["gen"])
+    np.testing.assert_array_equal(f.fake, session.tape.values["gen"])
+    assert dict(f.rows)["g_loss"] != "?"
+    np.testing.assert_allclose(f.grid[0, 0], prog.discriminate(
+        np.array([[pres.extent[0], pres.extent[3]]]))[0])
+
+
+def test_a_data_shape_that_does_not_fit_the_discriminator_names_its_input():
+    text = SMALL.format(d_steps=1, gen="ring").replace(
+        "[discriminator]\ninput = [2]", "[discriminator]\ninput = [3]")
+    with pytest.raises(TuinnError) as err:
+        build_session(load_text(text, "bad.toml"))
+    assert err.value.key == "discriminator.input" and err.value.line
+    assert "[discriminator] input" in err.value.message
+
+
+def test_cli_errors_exit_2_without_a_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SMALL.format(d_steps=1, gen="rings"))
+    result = CliRunner().invoke(app, ["check", str(bad)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "did you mean 'ring'" in result.output

@@ -313,3 +313,22 @@ def test_debug_lists_and_entries_are_bounded():
     for text in ("loss < 1e999", "iteration == 1e400", "grad_norm > -1e999"):
         with pytest.raises(TuinnError, match="too large"):
             parse_breakpoint(text)
+
+
+def test_the_estimate_walks_every_layer_shape():
+    from tuinn.scenario.memory import layer_parts
+    from tuinn.scenario.spec import LayerSpec as Ls
+    parts = layer_parts([Ls("conv2d", "c", {"filters": 4, "kernel": 3, "stride": 1,
+                                             "padding": 1}),
+                         Ls("maxpool", "m", {"size": 2, "stride": 2}), Ls("flatten", "f"),
+                         Ls("dense", "d", {"units": 5})], (3, 8, 8))
+    assert [p.params for p in parts] == [4 * 3 * 9 + 4, 0, 0, 4 * 4 * 4 * 5 + 5]
+    parts = layer_parts([Ls("lstm", "l", {"hidden": 8, "return_sequences": True}),
+                         Ls("residual", "r", layers=[Ls("dense", "d2", {"units": 8})]),
+                         Ls("gru", "g", {"hidden": 2})], (5, 3))
+    assert [p.params for p in parts] == [3 * 32 + 8 * 32 + 32, 0, 8 * 8 + 8,
+                                         8 * 6 + 2 * 6 + 2 * 6]
+    assert [p.key for p in parts] == ["model.layers.0.hidden", "model.layers.1",
+                                      "model.layers.1.layers.0.units", "model.layers.2.hidden"]
+    parts = layer_parts([Ls("embedding", "e", {"vocab": 10 ** 8, "dim": 1000})], (16,))
+    assert parts[0].params == 10 ** 11 and parts[0].key == "model.layers.0.vocab"

@@ -56,9 +56,25 @@ def test_a_custom_domain_operator_is_named(tmp_path):
 
 def test_a_branching_graph_is_refused(tmp_path):
     path = save(tmp_path, [helper.make_node("Relu", ["x"], ["h"], name="r"),
-                           helper.make_node("Add", ["h", "x"], ["y"], name="skip")], {})
+                           helper.make_node("Sigmoid", ["x"], ["s"], name="side"),
+                           helper.make_node("Mul", ["h", "s"], ["y"], name="m")], {})
     err = failed(["import", path, "--out", tmp_path / "o.toml"])
-    assert "node 1 'skip' (Add)" in err and "residual" in err
+    assert "node 1 'side' (Sigmoid)" in err and "chain of layers" in err
+
+
+def test_an_add_of_a_block_input_and_output_is_a_residual_block(tmp_path):
+    path = save(tmp_path, [helper.make_node("Relu", ["x"], ["h"], name="r"),
+                           helper.make_node("Add", ["x", "h"], ["y"], name="skip")], {})
+    code, _, err = cli(["import", path, "--out", tmp_path / "o.toml"])
+    assert code == 0, err
+    assert 'type = "residual"\nlayers = [{ type = "relu" }]' in (tmp_path / "o.toml").read_text()
+
+
+def test_an_add_across_a_reshape_is_refused(tmp_path):
+    path = save(tmp_path, [helper.make_node("Relu", ["x"], ["h"], name="r"),
+                           helper.make_node("Transpose", ["x"], ["t"], name="t", perm=[1, 0]),
+                           helper.make_node("Add", ["h", "t"], ["y"], name="skip")], {})
+    assert "node 2 'skip' (Add)" in failed(["import", path, "--out", tmp_path / "o.toml"])
 
 
 def test_softmax_only_at_the_end(tmp_path):
@@ -202,3 +218,29 @@ def test_without_data_a_placeholder_batch_runs(tmp_path):
     assert code == 0, err
     assert (tmp_path / "o.data.npz").exists() and "placeholder" in (tmp_path / "o.toml").read_text()
     assert cli(["trace", tmp_path / "o.toml", "--json"])[0] == 0
+
+
+def test_a_malformed_node_is_an_error_not_a_crash(tmp_path):
+    """Found by fuzzing: an attribute of the wrong kind (alpha as a string)."""
+    path = save(tmp_path, [helper.make_node("Gemm", ["x", "W", "b"], ["y"], name="fc",
+                                            transB=1, alpha="one")], W)
+    assert "node 0 'fc' (Gemm): a malformed node" in failed(
+        ["import", path, "--out", tmp_path / "o.toml"])
+
+
+def test_a_constant_too_large_to_make_is_refused(tmp_path, monkeypatch):
+    """Found by fuzzing: ConstantOfShape (or Expand) can ask for any size."""
+    monkeypatch.setenv("TUINN_MEMORY_LIMIT", "1MB")
+    shape = helper.make_tensor("s", TensorProto.INT64, [2], [10 ** 6, 10 ** 6])
+    path = save(tmp_path, [helper.make_node("Constant", [], ["s"], name="c", value=shape),
+                           helper.make_node("ConstantOfShape", ["s"], ["z"], name="big"),
+                           helper.make_node("Relu", ["x"], ["y"], name="r")], {})
+    assert "node 1 'big' (ConstantOfShape): would make a constant" in failed(
+        ["import", path, "--out", tmp_path / "o.toml"])
+
+
+def test_a_huge_input_without_data_is_refused(tmp_path):
+    """Found by fuzzing: the placeholder batch is sized before it is made."""
+    path = save(tmp_path, [helper.make_node("Relu", ["x"], ["y"], name="r")], {},
+                in_shape=(2, 10 ** 12))
+    assert "placeholder batch" in failed(["import", path, "--out", tmp_path / "o.toml"])

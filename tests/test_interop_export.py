@@ -4,7 +4,9 @@ Layers come back with the default names (dense1, ...), as the contract says of i
 
 Run on bundled scenarios that cover every exported form: dense (Gemm, and MatMul + Add
 on sequences), elementwise layers, dropout, conv2d with stride and padding, both
-poolings, flatten, LSTM, GRU and RNN with and without return_sequences.
+poolings, flatten, LSTM, GRU and RNN with and without return_sequences; and residual
+blocks, nested (an Add of a block's input and output); bidirectional LSTM and GRU,
+layernorm, gelu and batchnorm.
 """
 
 from __future__ import annotations
@@ -23,14 +25,79 @@ IGNORED = {"init", "init_std"}          # how parameters start: the file sets th
 
 
 def shape_of(layer) -> tuple:
-    opts = {k: v for k, v in layer.options.items() if k not in IGNORED}
+    opts = {k: v for k, v in layer.options.items() if k not in IGNORED | {"layers"}}
     if layer.type in ("maxpool", "avgpool") and opts.get("stride") is None:
         opts["stride"] = opts["size"]
-    return layer.type, opts
+    return layer.type, opts, [shape_of(inner) for inner in layer.layers]
 
 
-@pytest.mark.parametrize("name", SCENARIOS)
+RESIDUAL = """
+[scenario]
+name = "blocks"
+kind = "network"
+seed = 3
+[data]
+generator = "spiral"
+samples = 60
+[model]
+input = [2]
+[[model.layers]]
+type = "dense"
+units = 6
+[[model.layers]]
+type = "residual"
+layers = [{ type = "dense", units = 6 }, { type = "tanh" },
+          { type = "residual", layers = [{ type = "dense", units = 6 }, { type = "relu" }] }]
+[[model.layers]]
+type = "residual"
+layers = [{ type = "dense", units = 6 }]
+[[model.layers]]
+type = "dense"
+units = 3
+"""
+
+
+SEQUENCES = """
+[scenario]
+name = "both ways"
+kind = "network"
+[data]
+generator = "copy"
+samples = 12
+[model]
+input = [6, 4]
+[[model.layers]]
+type = "lstm"
+hidden = 3
+bidirectional = true
+return_sequences = true
+[[model.layers]]
+type = "layernorm"
+[[model.layers]]
+type = "gelu"
+[[model.layers]]
+type = "gru"
+hidden = 2
+bidirectional = true
+[[model.layers]]
+type = "dense"
+units = 5
+[[model.layers]]
+type = "batchnorm"
+[[model.layers]]
+type = "dense"
+units = 4
+[loss]
+type = "mse"
+"""
+INLINE = {"nested residual blocks": RESIDUAL, "bidirectional, norms, gelu": SEQUENCES}
+
+
+@pytest.mark.parametrize("name", SCENARIOS + list(INLINE))
 def test_export_then_import_round_trips(name, tmp_path):
+    if name in INLINE:
+        (tmp_path / "inline.toml").write_text(INLINE[name])
+        name = str(tmp_path / "inline.toml")
     spec, session = open_session(name)
     prog = session.program
     code, _, err = cli(["export", name, "--onnx", tmp_path / "m.onnx"])

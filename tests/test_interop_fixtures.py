@@ -2,7 +2,8 @@
 
 tests/fixtures/interop/make_fixtures.py made each fixture from a PyTorch model: the ONNX
 export, the data, the state_dict as .safetensors, and the output, loss and gradients
-PyTorch computes in float64 (autograd). The imported scenario's trace must match them
+PyTorch computes in float64 (autograd; batchnorm with the batch's statistics, as
+in tuinn's training step). The imported scenario's trace must match them
 (rtol 1e-6): output, loss, and every parameter's value and gradient. Needs the onnx
 package (the test extra installs it); the state-dict imports need nothing extra.
 """
@@ -20,6 +21,9 @@ LAYERS = {
     "gru-seq": ["gru", "dense"],
     "rnn": ["rnn", "leaky_relu", "dense"],
     "lstm-legacy": ["lstm", "dense"],
+    "norms": ["dense", "layernorm", "gelu", "dense", "tanh", "batchnorm", "dense"],
+    "bilstm-seq": ["lstm", "dense"],
+    "bigru-final": ["gru", "dense"],
 }
 #: a scenario with the layers of each model, for the state dicts to fill
 BASE = {
@@ -32,12 +36,30 @@ BASE = {
     "lstm": ("[5, 3]", '{type="lstm", hidden=4}, {type="dense", units=2}', "mse"),
     "gru-seq": ("[4, 3]", '{type="gru", hidden=4, return_sequences=true}, '
                 '{type="dense", units=2}', "mse"),
+    "bilstm-seq": ("[4, 3]", '{type="lstm", hidden=2, bidirectional=true, '
+                   'return_sequences=true}, {type="dense", units=2}', "mse"),
+    "bigru-final": ("[4, 2]", '{type="gru", hidden=3, bidirectional=true}, '
+                    '{type="dense", units=2}', "mse"),
+    "norms": ("[4]", '{type="dense", units=6}, {type="layernorm"}, {type="gelu"}, '
+              '{type="dense", units=5}, {type="tanh"}, {type="batchnorm"}, '
+              '{type="dense", units=2}', "mse"),
 }
+
+
+def needs_layers(name: str) -> None:
+    """A fixture whose layers this tuinn lacks is skipped, naming them."""
+    from tuinn.scenario import schema as S
+    missing = sorted(set(LAYERS[name]) - set(S.LAYERS))
+    if name.startswith("bi") and "bidirectional" not in S.LAYERS[LAYERS[name][0]]:
+        missing.append(f"bidirectional {LAYERS[name][0]}")
+    if missing:
+        pytest.skip(f"no {', '.join(missing)} layer here")
 
 
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_onnx_fixture_matches_pytorch(name, tmp_path):
     pytest.importorskip("onnx")
+    needs_layers(name)
     out = tmp_path / f"{name}.toml"
     import_ok([FIXTURES / f"{name}.onnx", "--out", out, "--data", FIXTURES / f"{name}.data.npz"])
     assert layer_types(out) == LAYERS[name]
@@ -59,6 +81,7 @@ def base_scenario(tmp_path, name: str):
 def test_state_dict_fills_a_scenario(name, tmp_path):
     """PyTorch's names (0.weight, rnn.weight_ih_l0, ...) in a .safetensors file, matched
     in order to the scenario's layers, converted per the contract."""
+    needs_layers(name)
     base = base_scenario(tmp_path, name)
     out = tmp_path / f"{name}-filled.toml"
     import_ok([FIXTURES / f"{name}.state.safetensors", "--scenario", base, "--out", out])

@@ -20,9 +20,23 @@ from fixtures.interop.make_fixtures import Last, expectation  # noqa: E402
 from interop_helpers import cli, import_ok, layer_types, mismatches  # noqa: E402
 
 
+class Block(nn.Module):
+    """y = x + f(x)"""
+
+    def __init__(self, *layers):
+        super().__init__()
+        self.f = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.f(x)
+
+
 def models():
     torch.manual_seed(3)
     return {
+        "residual": (nn.Sequential(nn.Linear(3, 4), Block(nn.Linear(4, 4), nn.Tanh()),
+                                   nn.ReLU(), nn.Linear(4, 2)), (5, 3),
+                     ["dense", "residual", "relu", "dense"]),
         "mlp": (nn.Sequential(nn.Linear(3, 5), nn.Sigmoid(), nn.Linear(5, 4), nn.ReLU(),
                               nn.Linear(4, 2)), (6, 3),
                 ["dense", "sigmoid", "dense", "relu", "dense"]),
@@ -51,7 +65,7 @@ def export_onnx(model, shape, path):
                       output_names=["y"], dynamo=dynamo)
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "lstm"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "lstm", "residual"])
 def test_through_onnx(name, tmp_path):
     model, shape, types = models()[name]
     model.eval()
@@ -115,3 +129,26 @@ def test_a_state_dict_alone_asks_for_the_layers(tmp_path):
     torch.save(nn.Linear(2, 2).state_dict(), tmp_path / "sd.pt")
     code, _, err = cli(["import", tmp_path / "sd.pt", "--out", tmp_path / "o.toml"])
     assert code == 2 and "--scenario" in err
+
+
+def test_data_that_does_not_fit_the_model(tmp_path):
+    torch.save(nn.Sequential(nn.Linear(3, 2)), tmp_path / "m.pt")
+    np.savez(tmp_path / "d.npz", x=np.zeros((4, 5)), y=np.zeros((4, 2)))
+    code, _, err = cli(["import", tmp_path / "m.pt", "--out", tmp_path / "o.toml",
+                        "--data", tmp_path / "d.npz"])
+    assert code == 2 and "module 0 (Linear) does not run on samples of shape [5]" in err
+
+
+def test_a_module_without_a_layer_is_named(tmp_path):
+    torch.save(nn.Sequential(nn.Linear(3, 2), nn.Identity(), nn.ReLU6()), tmp_path / "m.pt")
+    code, _, err = cli(["import", tmp_path / "m.pt", "--out", tmp_path / "o.toml"])
+    assert code == 2 and "ReLU6" in err and "Traceback" not in err
+
+
+def test_a_module_with_hooks_is_not_run(tmp_path):
+    """weights_only lets a file set a module's attributes: hooks would run on forward."""
+    model = nn.Sequential(nn.Linear(3, 2))
+    model[0].register_forward_hook(nn.ReLU())          # an allowed class, as a hook
+    torch.save(model, tmp_path / "m.pt")
+    code, _, err = cli(["import", tmp_path / "m.pt", "--out", tmp_path / "o.toml"])
+    assert code == 2 and "hooks" in err

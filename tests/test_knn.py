@@ -82,6 +82,20 @@ def test_numbers_match_the_reference(metric, weights):
     assert ties > 10 and zeros > 3          # the cases that matter did occur
 
 
+@pytest.mark.parametrize("metric", K.METRICS)
+@pytest.mark.parametrize("weights", K.WEIGHTS)
+def test_the_decision_regions_classify_as_the_steps_do(metric, weights):
+    """classify_many (the regions, vectorised) equals classify point by point, on grid
+    data full of ties, repeats and points at distance 0."""
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        x, y = grid_data(rng, n=40, d=2, classes=4)
+        pts = rng.integers(-4, 5, size=(300, 2)).astype(float) / rng.choice([1, 2])
+        for k in (1, 2, 4, 9):
+            want = [K.classify(x, y, p, k, metric, weights) for p in pts]
+            assert K.classify_many(x, y, pts, k, metric, weights).tolist() == want
+
+
 def test_distance_zero_wins_outright():
     x = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.1, 0.0]])
     y = np.array([0, 1, 1, 1])
@@ -214,6 +228,14 @@ def test_bad_knn_scenarios_name_the_key(data, knn, key, words):
     assert exc.value.key == key and exc.value.line and words in str(exc.value)
 
 
+@pytest.mark.parametrize("y", ["[0, -1]", "[0, 1000]", "[0, 123456789012]"])
+def test_class_labels_out_of_range_are_refused(y):
+    spec = spec_of(f"x = [[0, 0], [1, 1]]\ny = {y}", "k = 1\nqueries = [[0, 0]]")
+    with pytest.raises(TuinnError, match="class labels must be in") as exc:
+        build_session(spec)
+    assert exc.value.key == "data.y" and exc.value.line == 8
+
+
 def test_knn_tables_are_only_for_their_kind():
     text = BASE.format(data='generator = "blobs"\nvalidation = 0.5', knn="k = 3")
     with pytest.raises(TuinnError, match=r"\[knn\] is only for kind = 'knn'"):
@@ -250,3 +272,26 @@ def test_knn_metric_description_numbers_are_true():
         assert words in text
         want = int(words.split("%")[0].split()[-1].lstrip(":"))
         assert round(100 * accuracies("knn-metric", metric=metric)) == want
+
+
+def test_knn_scaled_standardize_on_and_off():
+    """knn-scaled: 100% with standardize, 68% (27 of 40) on the raw numbers, as its
+    description says; turning preprocessing off measures on the raw points exactly."""
+    text = (SCENARIOS / "knn-scaled.toml").read_text()
+    assert "100% come out right" in text and "68% (27 of 40)" in text
+    _, s = open_session(str(SCENARIOS / "knn-scaled.toml"))
+    prog = s.program
+    s.run_to_end()
+    assert prog.accuracy() == 1.0 and len(prog.queries) == 40
+    prog.set_preprocess(False)
+    s.goto(0)
+    s.run_to_end()
+    assert prog.accuracy() == 27 / 40
+    q = prog.queries[3]
+    np.testing.assert_array_equal(q.distances, K.distances(prog.raw_x, q.point, "l2"))
+    prog.set_preprocess(True)
+    s.goto(0)
+    s.goto(5 * 4)
+    np.testing.assert_allclose(q.distances, K.distances(prog.prep.apply(prog.raw_x),
+                                                        prog.prep.apply(q.point[None])[0],
+                                                        "l2"), rtol=1e-12)

@@ -34,10 +34,10 @@ KEYS = ("c", "p", "n", "s", "i", "x", "v", "l")   # their descriptions name thes
 
 
 def _plain(obj):
-    """A spec part as plain data, file line numbers left out (they differ between files)."""
+    """A spec part as plain data, where each file says it (line, path) left out."""
     if dataclasses.is_dataclass(obj):
         return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-                if f.name != "line"}
+                if f.name not in ("line", "path")}
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     if isinstance(obj, dict):

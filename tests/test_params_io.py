@@ -104,6 +104,18 @@ def test_save_is_checked_before_training(tmp_path):
         assert "epoch" not in stdout                 # refused before any training
 
 
+def test_training_that_stops_on_a_nan_saves_nothing(tmp_path):
+    code, _, stderr = cli("train", "lr-too-large", "--save", tmp_path / "w.npz", "--json")
+    assert code == 1 and "not saved to" in stderr and "training stopped" in stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_of_a_scenario_without_parameters_is_an_error(tmp_path):
+    code, _, stderr = cli("train", "knn-blobs", "--save", tmp_path / "k.npz")
+    assert code == 2 and "no parameters to save" in stderr
+    assert not (tmp_path / "k.npz").exists()
+
+
 def test_write_params_replaces_a_file_atomically(tmp_path):
     p = tmp_path / "w.safetensors"
     write_params(p, {"dense1.W": np.ones((2, 3))})
@@ -131,6 +143,7 @@ def params_scenario(tmp_path, blob: bytes) -> str:
     (struct.pack("<Q", 10 ** 12) + b"{}", "its header claims"),
     (struct.pack("<Q", 3) + b"{x]", "not JSON"),
     (struct.pack("<Q", 2) + b"[]", "not a JSON object"),
+    (struct.pack("<Q", 200_000) + b"[" * 100_000 + b"]" * 100_000, "not JSON"),
     (safetensors_bytes({"dense1.W": {"dtype": "BF16", "shape": [2, 8],
                                      "data_offsets": [0, 32]}}, bytes(32)), "BF16"),
     (safetensors_bytes({"dense1.W": {"dtype": "F64", "shape": [2, 8],
@@ -147,7 +160,7 @@ def params_scenario(tmp_path, blob: bytes) -> str:
     (safetensors_bytes({"dense1.Ww": {"dtype": "F64", "shape": [2, 8],
                                      "data_offsets": [0, 128]}}, bytes(128)),
      "did you mean 'dense1.W'"),
-], ids=["short", "huge-header", "not-json", "not-object", "bf16", "size-mismatch",
+], ids=["short", "huge-header", "not-json", "not-object", "nested-100000-deep", "bf16", "size-mismatch",
         "negative-shape", "past-the-end", "declares-80GB", "nan", "unknown-name"])
 def test_a_bad_safetensors_file_is_an_error_naming_it(tmp_path, blob, words):
     path = params_scenario(tmp_path, blob)

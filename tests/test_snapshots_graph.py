@@ -14,9 +14,10 @@ def test_graph_fitted(snap_compare, name, size):
                         run_before=keys_then_settle(("f", "f")))
 
 
-def test_graph_full_size_view(snap_compare):
-    """`z`: today's full-size drawing, scrolled to the current gate (the output)."""
-    assert snap_compare(make_app("sigmoid-neuron"), terminal_size=(80, 24),
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_graph_full_size_view(snap_compare, size):
+    """`z`: the full-size drawing, scrolled to the current gate (the output)."""
+    assert snap_compare(make_app("sigmoid-neuron"), terminal_size=size,
                         run_before=keys_then_settle(("f", "z")))
 
 

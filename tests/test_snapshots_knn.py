@@ -1,5 +1,6 @@
 """SVG snapshots (in snapshots/) of the knn screen at 80x24 and 120x40: the distances
-step, the k nearest with the vote and the prediction, and the cosine metric's wedges."""
+step, the k nearest with the vote and the prediction, the cosine metric's wedges, and
+badly scaled points with preprocessing turned off."""
 
 import pytest
 
@@ -10,6 +11,7 @@ STATES = {
     "distances": ("knn-blobs", ("n",)),                              # the table, the lines
     "predicted-k5": ("knn-blobs", ("k", "k", "k", "k", "f")),        # ranks, votes, prediction
     "cosine-nearest": ("knn-metric", ("m", "m", "n", "n", "n")),     # wedges from the origin
+    "scaled-raw": ("knn-scaled", ("p", "f")),                        # price stripes, one line
 }
 
 

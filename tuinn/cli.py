@@ -145,6 +145,8 @@ def train(file: str = typer.Argument(..., help="A network scenario file or bundl
         check_writable(save)                     # before the training, not after it
     spec, session = open_session(file)
     if spec.info.kind == "knn":              # nothing to train: classify the queries
+        if save is not None:
+            raise TuinnError("a knn scenario has no parameters to save", key="--save")
         from tuinn.cli_print import print_knn_eval
         raise typer.Exit(print_knn_eval(spec, session, as_json))
     if spec.info.kind != "network":
@@ -177,9 +179,16 @@ def gradcheck(file: str = typer.Argument(..., help="A scenario file or bundled n
     from tuinn.cli_print import print_gradcheck
     from tuinn.engine.build import open_session
     from tuinn.engine.gradcheck import check_scenario
-    spec, _ = open_session(file)
+    spec, session = open_session(file)
     results = check_scenario(spec, max_entries=entries)
-    raise typer.Exit(print_gradcheck(spec, results))
+    code = print_gradcheck(spec, results)
+    frozen = [k for k in getattr(session.program, "param_layers", ())
+              if k in getattr(session.program, "frozen", ())]
+    if frozen:                                   # trainable = false: no gradient to check
+        from tuinn.fmt import safe
+        typer.echo(safe(f"not checked: {len(frozen)} frozen parameters (trainable = false): "
+                        + ", ".join(frozen), limit=300))
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -48,26 +48,19 @@ class Freezing:
         for layer, k in self._frozen_owners:
             layer.grads[k][...] = 0
 
-    def trainable_keys(self) -> list[str]:
-        """The parameters the optimizer updates, in order."""
-        return [key for key in self.param_layers if key not in self.frozen]
-
     def request_toggle(self, name: str) -> None:
         """From another thread while run mode trains: toggle the layer's trainable flag
         at the start of the next iteration (`apply_requests`, on the engine thread)."""
         self._requests.append(name)
 
-    def apply_requests(self) -> list[tuple[str, bool]]:
-        """Apply the toggles requested so far; returns (layer, trainable now) for each."""
+    def apply_requests(self) -> None:
+        """Apply the toggles requested so far, in order (on the engine thread)."""
         requests = self._requests
-        done = []
         while requests:
             name = requests.pop(0)
             layer = next((la for la in self._all_layers() if la.name == name), None)
             if layer is not None:
                 self.set_trainable(name, not layer.trainable)
-                done.append((name, layer.trainable))
-        return done
 
     def set_trainable(self, name: str, trainable: bool) -> list[str]:
         """Freeze (False) or unfreeze the layer called `name`, a residual block with every

@@ -101,7 +101,13 @@ class GanProgram:
         self.seed = int(spec.info.seed)
         self.latent, self.d_steps = int(gan.latent), int(gan.d_steps)
         rng = np.random.default_rng(self.seed)
-        x, _ = load_data(gan.data, tuple(gan.discriminator.input), rng, self.dtype)
+        try:
+            x, _ = load_data(gan.data, tuple(gan.discriminator.input), rng, self.dtype)
+        except TuinnError as err:
+            if err.key == "model.input":      # the data's shape is D's input here
+                err.key, err.line = "discriminator.input", spec.lines.get("discriminator.input")
+                err.message = err.message.replace("[model] input", "[discriminator] input")
+            raise
         self.x = x
         self.G = GanNet("generator", gan.generator, rng, self.dtype, self.file)
         self.D = GanNet("discriminator", gan.discriminator, rng, self.dtype, self.file)

@@ -38,8 +38,9 @@ def nbytes_of(obj: object) -> int:
 
 
 def snapshot_nbytes(snap: object) -> int:
-    """A snapshot's parameters and optimizer state, in bytes."""
-    return nbytes_of(getattr(snap, "params", None)) + nbytes_of(getattr(snap, "optim", None))
+    """A snapshot's parameters, optimizer state and buffers, in bytes."""
+    return (nbytes_of(getattr(snap, "params", None)) + nbytes_of(getattr(snap, "optim", None))
+            + nbytes_of(getattr(snap, "buffers", None)))
 
 
 class History(deque):

@@ -18,6 +18,7 @@ from tuinn.engine.tape import Tape
 from tuinn.errors import TuinnError
 from tuinn.scenario.data import load_csv, load_npz, load_data, split
 from tuinn.scenario.preprocess import Preprocess, fit
+from tuinn.scenario.schema import MAX_CLASSES
 from tuinn.scenario.spec import Spec
 
 STAGES = ("distances", "sort", "nearest", "vote", "predict")
@@ -86,6 +87,44 @@ def classify(x: np.ndarray, y: np.ndarray, q: np.ndarray, k: int, metric: str,
     return predict(vote(y[nn], d[nn], weights), y[nn])
 
 
+CHUNK = 1 << 21            # distances computed at once by classify_many (G x N x D)
+
+
+def classify_many(x: np.ndarray, y: np.ndarray, points: np.ndarray, k: int, metric: str,
+                  weights: str) -> np.ndarray:
+    """`classify` at every row of `points`, vectorised in chunks (the decision regions):
+    the same distances, neighbours, sums in the same order and tie rules."""
+    n, dims = x.shape
+    k = min(k, n)
+    classes = int(y.max()) + 1 if len(y) else 1
+    out = np.empty(len(points), dtype=np.int64)
+    step = max(1, CHUNK // max(1, n * dims))
+    for lo in range(0, len(points), step):
+        q = points[lo:lo + step]
+        if metric == "l2":
+            d = np.sqrt(((x[None, :, :] - q[:, None, :]) ** 2).sum(axis=2))
+        elif metric == "l1":
+            d = np.abs(x[None, :, :] - q[:, None, :]).sum(axis=2)
+        else:
+            d = np.stack([distances(x, p, metric) for p in q])
+        nn = np.argsort(d, axis=1, kind="stable")[:, :k]
+        dn = np.take_along_axis(d, nn, axis=1)
+        labels = y[nn]
+        if weights == "distance":
+            zero = dn == 0
+            w = np.where(zero.any(axis=1, keepdims=True), zero.astype(float),
+                         1.0 / np.where(zero, 1.0, dn))
+        else:
+            w = np.ones_like(dn)
+        votes = np.zeros((len(q), classes))
+        rows = np.repeat(np.arange(len(q)), k)
+        np.add.at(votes, (rows, labels.ravel()), w.ravel())      # in neighbour order
+        tied = votes == votes.max(axis=1, keepdims=True)
+        first = np.argmax(np.take_along_axis(tied, labels, axis=1), axis=1)
+        out[lo:lo + step] = labels[np.arange(len(q)), first]
+    return out
+
+
 @dataclass
 class Query:
     """One query's results so far (None: that stage has not run)."""
@@ -114,6 +153,11 @@ class KnnProgram:
         if y.ndim != 1 or y.dtype.kind != "i":
             raise TuinnError("knn needs one integer class label per point", file=self.file,
                              line=spec.lines.get("data"), key="data")
+        if len(y) and (y.min() < 0 or y.max() >= MAX_CLASSES):
+            raise TuinnError(f"class labels must be in [0, {MAX_CLASSES - 1}], got "
+                             f"{int(y.min() if y.min() < 0 else y.max())}", file=self.file,
+                             line=spec.lines.get("data.y", spec.lines.get("data")),
+                             key="data.y" if knn.data.y is not None else "data")
         x = x.reshape(len(x), -1)
         self.raw_x, self.y, raw_val, self.y_val = split(x, y, knn.data.validation, rng)
         try:
@@ -122,6 +166,7 @@ class KnnProgram:
             err.file, err.line = self.file, spec.lines.get("data.preprocess")
             raise
         self.x = self.prep.apply(self.raw_x)
+        self.prep_on = True                      # [data] preprocess applied (p toggles it)
         self.k, self.metric, self.weights = knn.k, knn.metric, knn.weights
         if knn.queries is not None:
             raw_q, labels = np.asarray(knn.queries, dtype=self.dtype), None
@@ -183,13 +228,20 @@ class KnnProgram:
             raise ValueError(f"unknown weights {weights!r}")
         self.weights = weights
 
+    def set_preprocess(self, on: bool) -> None:
+        """Measure distances after [data] preprocess (on) or on the raw numbers (off)."""
+        self.prep_on = bool(on) and bool(self.prep.steps)
+        self.x = self.prep.apply(self.raw_x) if self.prep_on else self.raw_x
+        for q in self.queries:
+            q.at = self.prep.apply(q.point[None, :])[0] if self.prep_on else q.point.copy()
+
     def move_query(self, index: int, point: np.ndarray) -> None:
-        """Put query `index` at `point` (in the space the scatter shows: after
-        preprocessing); its true label no longer applies."""
+        """Put query `index` at `point` (in the space distances are measured in);
+        its true label no longer applies."""
         q = self.queries[index]
         q.at = np.asarray(point, dtype=np.float64).reshape(q.at.shape)
         q.label = None
-        q.point = self.prep.invert(q.at[None, :])[0]
+        q.point = self.prep.invert(q.at[None, :])[0] if self.prep_on else q.at.copy()
 
     def set_input(self, name: str, value) -> None:
         """Session.set_input: "q<i>" moves a query."""
@@ -246,5 +298,5 @@ class KnnProgram:
 
     def classify(self, points: np.ndarray) -> np.ndarray:
         """The prediction at each row of `points` (in the preprocessed space)."""
-        return np.array([classify(self.x, self.y, p, self.k, self.metric, self.weights)
-                         for p in np.asarray(points, dtype=np.float64)], dtype=np.int64)
+        return classify_many(self.x, self.y, np.asarray(points, dtype=np.float64), self.k,
+                             self.metric, self.weights)

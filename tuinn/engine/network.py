@@ -20,6 +20,7 @@ from tuinn.engine.frozen import Freezing
 from tuinn.engine.history import History
 from tuinn.engine.kernels.optim import all_finite
 from tuinn.engine.layers import Layer, build_layer
+from tuinn.engine.layers.embed import check_data_ids
 from tuinn.engine.losses import Loss, l2_penalty
 from tuinn.engine.lossseries import KEEP, LossSeries
 from tuinn.engine.optim import Optimizer
@@ -35,7 +36,9 @@ LOSS = "loss"
 #: layer types whose forward never draws from the iteration's rng (run mode then makes
 #: none); any other type (dropout, or one added later) gets it
 RNG_FREE = frozenset({"dense", "relu", "leaky_relu", "sigmoid", "tanh", "flatten", "conv2d",
-                      "maxpool", "avgpool", "rnn", "lstm", "gru", "residual"})
+                      "maxpool", "avgpool", "rnn", "lstm", "gru", "residual", "gelu",
+                      "embedding", "position", "layernorm", "batchnorm", "seq_pool",
+                      "skipgram", "attention"})
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Snapshot:
     iteration: int
     params: Mapping[str, np.ndarray]          # a dict, or a ParamsView of one flat copy
     optim: object
+    buffers: Mapping[str, np.ndarray] | None = None   # batchnorm's running statistics
 
 
 class NetworkProgram(Freezing):
@@ -62,11 +66,16 @@ class NetworkProgram(Freezing):
             raise TuinnError(f"the data's samples have shape {list(x.shape[1:])}, but "
                              f"[model] input is {list(self.input_shape)}", file=self.file,
                              line=spec.lines.get("model.input"), key="model.input")
+        check_data_ids(spec, x)                      # a first embedding's ids: in [0, vocab)
         self.x, self.y, self.x_val, self.y_val = split(x, y, net.data.validation, rng)
         self.raw_x, self.prep = self.x, None            # [data] preprocess: fitted on train
         if net.data.preprocess:
             from tuinn.scenario.preprocess import fit
-            self.prep = fit(self.x, net.data.preprocess)
+            try:
+                self.prep = fit(self.x, net.data.preprocess)
+            except TuinnError as err:                   # pca of too many features
+                err.file, err.line = self.file, spec.lines.get("data.preprocess")
+                raise
             self.x, self.x_val = self.prep.apply(self.x), self.prep.apply(self.x_val)
         self.layers: list[Layer] = []
         shape = self.input_shape
@@ -81,9 +90,12 @@ class NetworkProgram(Freezing):
             shape = tuple(layer.out_shape)
         self.out_shape = shape
         self.param_layers = {}                       # "dense1.W" -> (layer, "W")
+        self.buffer_layers = {}                      # "bn1.running_mean" -> (layer, key)
         for layer in self._all_layers():
             for key in layer.params:
                 self.param_layers[f"{layer.name}.{key}"] = (layer, key)
+            for key in getattr(layer, "running", {}):
+                self.buffer_layers[f"{layer.name}.{key}"] = (layer, key)
         self._set_params(net)
         # run mode's fast path: parameters and gradients packed in two flat buffers
         self.packed = (PackedParams(self.param_layers, self.dtype)
@@ -264,6 +276,11 @@ class NetworkProgram(Freezing):
     def params(self) -> dict[str, np.ndarray]:
         return {key: layer.params[k] for key, (layer, k) in self.param_layers.items()}
 
+    def buffers(self) -> dict[str, np.ndarray]:
+        """Copies of the buffers (batchnorm's running statistics) as they are now:
+        "bn1.running_mean" -> array; empty for a network without any."""
+        return {key: layer.running[k].copy() for key, (layer, k) in self.buffer_layers.items()}
+
     def _snapshot(self, intact: bool = False) -> Snapshot:
         """The current parameters and optimizer state (`intact`: the caller has just
         made sure the packed views are in place)."""
@@ -271,9 +288,10 @@ class NetworkProgram(Freezing):
         if packed is not None:
             if not (intact or packed.intact()):
                 packed.repack()
-            return Snapshot(self.iteration, packed.snapshot(), self.optimizer.snapshot_packed())
+            return Snapshot(self.iteration, packed.snapshot(), self.optimizer.snapshot_packed(),
+                            self.buffers())
         return Snapshot(self.iteration, {k: v.copy() for k, v in self.params().items()},
-                        self.optimizer.snapshot())
+                        self.optimizer.snapshot(), self.buffers())
 
     def restore(self, snap: Snapshot) -> None:
         if not len(snap.params) and self.param_layers:
@@ -292,6 +310,9 @@ class NetworkProgram(Freezing):
                 layer, k = self.param_layers[key]
                 layer.params[k][...] = value
         self.optimizer.restore(snap.optim)
+        for key, value in (snap.buffers or {}).items():
+            layer, k = self.buffer_layers[key]
+            layer.running[k][...] = value
         self.iteration = snap.iteration
         self.start = snap
 
@@ -359,6 +380,8 @@ class NetworkProgram(Freezing):
         for a, b in zip(self._all_layers(), self._all(self.eval_layers)):
             for k in a.params:
                 b.params[k][...] = a.params[k]
+            for k in getattr(a, "running", {}):       # evaluation uses running statistics
+                b.running[k][...] = a.running[k]
 
     @staticmethod
     def _all(layers: list[Layer]) -> list[Layer]:
@@ -367,6 +390,12 @@ class NetworkProgram(Freezing):
             out.append(layer)
             out.extend(layer.sublayers())
         return out
+
+    @property
+    def takes_ids(self) -> bool:
+        """True when the input is ids (a first embedding or skipgram layer): no decision
+        regions or curves over it, since points between ids mean nothing."""
+        return bool(self.layers) and self.layers[0].type in ("embedding", "skipgram")
 
     def decision_grid(self, gh: int, gw: int, margin: float = 0.1):
         """For 2-D inputs: the model's prediction over a (gh, gw) grid covering the data,

@@ -72,6 +72,17 @@ def params_event(prog, tape) -> dict:
             for k in prog.param_layers}
 
 
+def iteration_event(prog, tape, it: int) -> dict:
+    """A network's iteration event: the loss, every parameter's value and gradient, and,
+    with batchnorm layers, the buffers (running statistics) after this forward pass."""
+    ev = {"event": "iteration", "iteration": it, "epoch": prog.epoch_of(it),
+          "loss": float(tape.values["loss"]), "params": params_event(prog, tape)}
+    buffers = prog.buffers() if hasattr(prog, "buffers") else {}
+    if buffers:
+        ev["buffers"] = {k: to_json(v) for k, v in buffers.items()}
+    return ev
+
+
 def network_trace(session: Session, iterations: int = 1) -> Iterator[dict]:
     """Every step of `iterations` training iterations, with an `iteration` event after
     each backward pass (parameters before the update, full gradients with L2)."""
@@ -84,9 +95,7 @@ def network_trace(session: Session, iterations: int = 1) -> Iterator[dict]:
             yield step_event(session, it)
             nxt = session.tick < session.total and session.steps[session.ticks[session.tick][0]]
             if session.current.phase == "backward" and (not nxt or nxt.phase != "backward"):
-                yield {"event": "iteration", "iteration": it, "epoch": prog.epoch_of(it),
-                       "loss": float(session.tape.values["loss"]),
-                       "params": params_event(prog, session.tape)}
+                yield iteration_event(prog, session.tape, it)
         session.next_iteration()
 
 
@@ -151,8 +160,6 @@ def pass_events(session: Session) -> list[dict]:
                        "values": {n: to_json(prog.value_of(session.tape, n)) for n in prog.names()},
                        "grads": {n: to_json(prog.grad_of(session.tape, n)) for n in prog.names()}})
     else:
-        events.append({"event": "iteration", "iteration": it, "epoch": prog.epoch_of(it),
-                       "loss": float(session.tape.values["loss"]),
-                       "params": params_event(prog, session.tape)})
+        events.append(iteration_event(prog, session.tape, it))
     session.goto(here)
     return events

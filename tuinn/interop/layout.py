@@ -169,8 +169,6 @@ class Pending:
 class Chain:
     """The layers read so far and the layout of each position's output."""
 
-    N = "N"
-
     def __init__(self, input_shape: tuple[int, ...], batch: int):
         self.batch = Atom(batch, "N")
         self.layers: list[Layer] = []
@@ -260,7 +258,7 @@ class Chain:
                 raise LayoutError("uses a recurrent layer's output in a layout tuinn "
                                   "cannot map")
             rec.layer.options["return_sequences"] = not last
-            self.canon[-1] = want
+            self.canon[-1] = rec.last if last else rec.seq
             self.pending = None
             return
         if v.tag:
@@ -273,4 +271,5 @@ class Chain:
                 (self.canon[-1][0], rest)):
             self.push(Layer("flatten"), (math.prod(a.size for a in rest),))
             return
-        raise LayoutError(f"reshapes the data to {v.sizes} in a way that maps to no layer")
+        raise LayoutError(f"takes the data in a layout of shape {v.sizes} that maps to no "
+                          f"layer (the layer before it outputs {self.head.sizes})")

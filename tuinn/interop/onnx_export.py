@@ -114,9 +114,10 @@ def _layer(g: Graph, layer, x: str, program) -> str:
 
 def _buffer(layer, key: str):
     """A layer's running statistic, wherever the layer keeps it (None: not yet)."""
-    found = getattr(layer, "buffers", None)
-    if isinstance(found, dict) and key in found:
-        return found[key]
+    for attr in ("running", "buffers"):
+        found = getattr(layer, attr, None)
+        if isinstance(found, dict) and key in found:
+            return found[key]
     return getattr(layer, key, None)
 
 

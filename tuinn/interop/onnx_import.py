@@ -23,6 +23,9 @@ from tuinn.interop.onnx_read import attributes, input_shape, load_model, tensor_
 #: operators that only move data: handled on views (and on constants)
 MOVES = {"Identity", "Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Gather"}
 #: operators evaluated when every input is a constant
+#: what a node with attributes or inputs of the wrong kind raises in a handler
+MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError,
+             ZeroDivisionError, np.linalg.LinAlgError)
 CONST_OPS = MOVES | {"Cast", "Concat", "Slice", "Add", "Sub", "Mul", "Div", "Neg", "Expand",
                      "Constant", "Shape", "ConstantOfShape", "Range"}
 
@@ -79,37 +82,56 @@ def import_onnx(path: str, batch_hint: int | None = None,
         if node.domain not in ("", "ai.onnx"):
             raise w.error(f"operator {safe(node.domain, limit=30)}.{safe(op, limit=30)} is not "
                           "an ONNX operator tuinn maps to a layer")
-        attrs = attributes(node, path, w.where)
-        ins = [w.get(i, optional=True) for i in node.input]
-        if op in CONST_OPS and ins and all(isinstance(v, np.ndarray) or v is None for v in ins) \
-                or op == "Constant":
-            outs = OL.constant(w, op, ins, attrs)
-        elif op == "Shape":
-            outs = [OL.shape_of(w, ins[0], attrs)]
-        elif op in MOVES:
-            outs = [OL.move(w, op, ins, attrs)]
-        elif op in OP.HANDLERS:
-            if any(isinstance(v, Y.Val) and v.tag == "softmax" for v in ins):
-                raise w.error("follows a Softmax: Softmax maps only at the end of the model")
-            outs = OP.HANDLERS[op](w, node, ins, attrs)
-            softmax = softmax or op == "Softmax"
-        else:
-            raise w.error(f"operator {safe(op, limit=30)} maps to no tuinn layer",
-                          "the mapped operators are listed in `tuinn import --help`")
-        ops.append(op)
+        try:
+            outs = _node(w, op, node, attrs=attributes(node, path, w.where),
+                         ins=[w.get(i, optional=True) for i in node.input], ops=ops)
+        except MALFORMED:             # attributes of the wrong kind, inputs missing
+            raise w.error("a malformed node: its attributes or inputs are not what the "
+                          "operator takes") from None
+        softmax = softmax or op == "Softmax"
         for out_name, v in zip(node.output, outs):
             if out_name:
                 w.values[out_name] = v
+    return _finish(w, graph, path, shape, batch, ops, softmax)
+
+
+def _node(w: Walker, op: str, node, attrs: dict, ins: list, ops: list) -> list:
+    """One node's outputs."""
+    if op in CONST_OPS and ins and all(isinstance(v, np.ndarray) or v is None for v in ins) \
+            or op == "Constant":
+        return OL.constant(w, op, ins, attrs)
+    if op == "Shape":
+        return [OL.shape_of(w, ins[0], attrs)]
+    if op in MOVES:
+        ops.append(op)
+        return [OL.move(w, op, ins, attrs)]
+    if op in OP.HANDLERS:
+        if any(isinstance(v, Y.Val) and v.tag == "softmax" for v in ins):
+            raise w.error("follows a Softmax: Softmax maps only at the end of the model")
+        ops.append(op)
+        return OP.HANDLERS[op](w, node, ins, attrs)
+    raise w.error(f"operator {safe(op, limit=30)} maps to no tuinn layer",
+                  "tuinn maps " + ", ".join(OP.HANDLERS) + "; and absorbs "
+                  + ", ".join(sorted(MOVES | {"Shape", "Constant"})))
+
+
+def _finish(w: Walker, graph, path: str, shape, batch, ops: list, softmax: bool) -> Imported:
+    chain = w.chain
     outputs = [o.name for o in graph.output]
     if len(outputs) != 1:
         raise TuinnError(f"the graph has {len(outputs)} outputs; tuinn imports a model "
                          "with one", file=path)
     w.where = f"the graph's output '{safe(outputs[0], limit=40)}'"
     out = w.get(outputs[0])
-    if not (isinstance(out, Y.Val) and out.tag == "softmax"):
+    if isinstance(out, Y.Val) and out.tag == "softmax":
+        out = Y.Val(out.dims, out.token)         # the logits, in the layout they had
+    try:
         w.use(out)
+    except MALFORMED:
+        raise w.error("the output is not a tensor tuinn can follow") from None
     if not chain.layers:
         raise TuinnError("the graph holds no layer", file=path)
-    seen = [o for o in ops if o not in CONST_OPS or o in MOVES]
-    return Imported(source=path, fmt="ONNX", input=shape, layers=chain.layers, ops=seen,
+    if len(ops) > 40:
+        ops = ops[:40] + [f"and {len(ops) - 40} more"]
+    return Imported(source=path, fmt="ONNX", input=shape, layers=chain.layers, ops=ops,
                     softmax=softmax, batch=batch, output=chain.shape())

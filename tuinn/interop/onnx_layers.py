@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from tuinn.interop import layout as Y
+from tuinn.scenario import limits as L
 
 
 def _ints(v) -> list[int]:
@@ -20,11 +21,31 @@ def _ints(v) -> list[int]:
 
 # ------------------------------------------------------------------ constants and moves
 def constant(w, op: str, ins: list, a: dict) -> list:
-    """A node whose inputs are all constants, evaluated with NumPy."""
+    """A node whose inputs are all constants, evaluated with NumPy; what it would make
+    is sized first (Expand, ConstantOfShape and Range can ask for any size)."""
+    size = _made_size(op, ins)
+    limit = L.memory_limit()
+    if limit is not None and size * 8 > limit:
+        raise w.error(f"would make a constant of {size:,} numbers, over the memory limit "
+                      f"of {L.fmt_bytes(limit)}")
     try:
         return [np.asarray(_constant(op, ins, a))]
-    except (ValueError, IndexError, TypeError, OverflowError, KeyError):
+    except (ValueError, IndexError, TypeError, OverflowError, KeyError, MemoryError):
         raise w.error("cannot evaluate this operator on its constant inputs") from None
+
+
+def _made_size(op: str, ins: list) -> int:
+    try:
+        if op == "ConstantOfShape":
+            return math.prod(max(0, s) for s in _ints(ins[0]))
+        if op == "Expand":
+            return max(ins[0].size, math.prod(max(1, s) for s in _ints(ins[1])))
+        if op == "Range":
+            start, stop, step = (float(np.asarray(v).reshape(-1)[0]) for v in ins[:3])
+            return int(max(0, math.ceil((stop - start) / step))) if step else 0
+    except (IndexError, TypeError, ValueError, OverflowError, AttributeError):
+        return 0                      # malformed: the evaluation says so
+    return sum(np.size(v) for v in ins if v is not None)
 
 
 def _constant(op: str, ins: list, a: dict):

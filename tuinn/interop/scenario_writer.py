@@ -11,6 +11,7 @@ TOML basic strings, escaped.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from tuinn.errors import TuinnError
 from tuinn.interop.model import Imported, Layer, flat_params
+from tuinn.scenario import limits as L
 from tuinn.scenario.npz import check_header, npz_headers
 from tuinn.scenario.params_io import write_params
 
@@ -38,17 +40,19 @@ def toml_value(v) -> str:
     raise TypeError(type(v))
 
 
-def layer_lines(layer: Layer) -> list[str]:
-    lines = ["[[model.layers]]", f"type = {toml_value(layer.type)}"]
-    for k, v in layer.options.items():
-        if k == "return_sequences" and not v:
-            continue
-        lines.append(f"{k} = {toml_value(v)}")
+def _keys(layer: Layer) -> list[str]:
+    """`key = value` for the layer's type and options; a block's layers inline."""
+    out = [f"type = {toml_value(layer.type)}"]
+    out += [f"{k} = {toml_value(v)}" for k, v in layer.options.items()
+            if not (k == "return_sequences" and not v)]
     if layer.layers:
-        inner = ", ".join("{ " + ", ".join([f"type = {toml_value(x.type)}"] + [
-            f"{k} = {toml_value(v)}" for k, v in x.options.items()]) + " }" for x in layer.layers)
-        lines.append(f"layers = [{inner}]")
-    return lines + [""]
+        out.append("layers = [" + ", ".join("{ " + ", ".join(_keys(x)) + " }"
+                                            for x in layer.layers) + "]")
+    return out
+
+
+def layer_lines(layer: Layer) -> list[str]:
+    return ["[[model.layers]]"] + _keys(layer) + [""]
 
 
 def check_data(path: str, shape: tuple[int, ...]) -> int:
@@ -71,7 +75,14 @@ def check_data(path: str, shape: tuple[int, ...]) -> int:
 
 def sample_data(imported: Imported, loss: str, seed: int = 0) -> dict[str, np.ndarray]:
     """A small batch to run the scenario on: x ~ N(0, 1), y a placeholder."""
-    n = imported.batch if imported.batch and imported.batch > 1 else 4
+    n = min(imported.batch, 64) if imported.batch and imported.batch > 1 else 4
+    size = n * (math.prod(imported.input) + math.prod(imported.output)) * 8
+    limit = L.memory_limit()
+    if limit is not None and size > limit:
+        raise TuinnError(f"a placeholder batch of {n} samples of shape {list(imported.input)} "
+                         f"would need {L.fmt_bytes(size)}, over the limit of "
+                         f"{L.fmt_bytes(limit)}", file=imported.source,
+                         hint="give --data with your own samples")
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n,) + tuple(imported.input))
     out = tuple(imported.output)

@@ -142,6 +142,10 @@ def import_state_dict(model: str, scenario: str, out: str, data: str | None = No
     if batch_size:
         doc.setdefault("train", {})["batch_size"] = batch_size
     params_path = target.with_suffix(".npz")
+    for other, what in ((model, "MODEL"), (data, "--data")):
+        if other and Path(other).resolve() == params_path.resolve():
+            raise TuinnError(f"the parameters would overwrite {what} ({params_path.name})",
+                             key="--out", file=out, hint="choose another --out name")
     doc["params"] = {"file": params_path.name}
     write_params(params_path, params, key="--out")
     header = (f"Written by `tuinn import` from {safe(os.path.basename(model), limit=60)} and "

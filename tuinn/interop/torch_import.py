@@ -12,6 +12,7 @@ scenario that lays out the layers.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
@@ -23,7 +24,6 @@ from tuinn.interop import model as M
 from tuinn.interop.extras import need
 from tuinn.interop.model import Imported, Layer
 from tuinn.scenario import limits as L
-from tuinn.scenario import schema as S
 
 #: torch.nn class name -> tuinn layer type (None: handled by its own converter)
 MODULES = {"Linear": "dense", "ReLU": "relu", "LeakyReLU": "leaky_relu", "Sigmoid": "sigmoid",
@@ -87,31 +87,50 @@ def import_torch(path: str, sample_shape: tuple[int, ...] | None = None) -> Impo
     import torch
     mods = list(obj) if type(obj).__name__ == "Sequential" else [obj]
     shape = _input_shape(path, mods, sample_shape)
+    limit = L.memory_limit()
+    if limit is not None and math.prod(shape) * 8 > limit:
+        raise TuinnError(f"one sample of shape {list(shape)} is over the memory limit",
+                         file=path)
     x = torch.zeros((1,) + shape, dtype=torch.float64)
     layers, ops, softmax, notes = [], [], False, []
     for j, m in enumerate(mods):
-        kind = type(m).__name__
-        where = f"module {j} ({safe(kind, limit=40)})"
-        if kind not in MODULES or kind == "Sequential":
-            raise TuinnError(f"{where} maps to no tuinn layer", file=path)
-        if softmax:
-            raise TuinnError(f"{where} follows a Softmax: Softmax maps only at the end",
-                             file=path)
-        if kind == "Softmax":
-            if m.dim not in (-1, x.dim() - 1):
-                raise TuinnError(f"{where}: softmax over dim {m.dim}, not the last", file=path)
-            softmax, ops = True, ops + [kind]
-            continue
-        if kind != "Identity":
-            if MODULES[kind] not in S.LAYERS:
-                raise TuinnError(f"{where} maps to a {MODULES[kind]} layer, which this "
-                                 "version of tuinn does not have", file=path)
-            layers.append(_layer(m, kind, x.shape[1:], where, path, notes))
-        with torch.no_grad():
-            x = m.double()(x)
-        ops.append(kind)
+        try:
+            x, softmax = _module(j, m, x, path, layers, ops, notes, softmax)
+        except (RuntimeError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise TuinnError(f"module {j} ({safe(type(m).__name__, limit=40)}) does not run on "
+                             f"samples of shape {list(x.shape[1:])}: {safe(why, limit=120)}",
+                             file=path) from None
     return Imported(source=path, fmt="PyTorch", input=shape, layers=layers, ops=ops,
                     softmax=softmax, output=tuple(x.shape[1:]), notes=notes)
+
+
+def _module(j: int, m, x, path: str, layers: list, ops: list, notes: list, softmax: bool):
+    """One module of the Sequential: its layer appended; (its output, softmax seen)."""
+    import torch
+    kind = type(m).__name__
+    where = f"module {j} ({safe(kind, limit=40)})"
+    if kind not in MODULES or kind == "Sequential":
+        raise TuinnError(f"{where} maps to no tuinn layer", file=path)
+    if softmax:
+        raise TuinnError(f"{where} follows a Softmax: Softmax maps only at the end",
+                         file=path)
+    if kind == "Softmax":
+        if m.dim not in (-1, x.dim() - 1):
+            raise TuinnError(f"{where}: softmax over dim {m.dim}, not the last", file=path)
+        ops.append(kind)
+        return x, True
+    hooks = [k for k, v in vars(m).items() if "hook" in k and v]
+    if hooks or "forward" in vars(m):
+        raise TuinnError(f"{where} carries hooks or its own forward: tuinn runs only "
+                         "torch.nn's own modules", file=path)
+    if kind != "Identity":
+        M.need_layer(MODULES[kind], where, path)
+        layers.append(_layer(m, kind, x.shape[1:], where, path, notes))
+    with torch.no_grad():
+        x = m.double().eval()(x)
+    ops.append(kind)
+    return x, softmax
 
 
 def _input_shape(path, mods, sample_shape) -> tuple[int, ...]:

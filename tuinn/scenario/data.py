@@ -22,7 +22,8 @@ from tuinn.scenario.schema import in_range
 
 Generator = Callable[[dict, tuple[int, ...], np.random.Generator], tuple[np.ndarray, np.ndarray]]
 GENERATORS: dict[str, Generator] = {}
-PLUGINS = ("tuinn.scenario.data_seq", "tuinn.scenario.data_images", "tuinn.scenario.data_points")
+PLUGINS = ("tuinn.scenario.data_seq", "tuinn.scenario.data_images", "tuinn.scenario.data_points",
+           "tuinn.scenario.data_text")
 #: every option each generator reads, with its default (for the loader's validation)
 DEFAULTS: dict[str, dict[str, Any]] = {
     "xor": {"samples": 200, "noise": 0.1},

@@ -29,6 +29,8 @@ _NUM = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: parentheses, calls, unary signs and `**` nest at most this deep in one expression
 MAX_NESTING = 100
+#: gates in one graph (a flat sum of 5,000 terms is 4,999)
+MAX_GATES = 20_000
 _OPS = ("**", "+", "-", "*", "/", "@", "(", ")", ",", "=")
 _BAD = {".": "attribute access ('.') is not allowed",
         "'": "strings are not allowed", '"': "strings are not allowed",
@@ -270,6 +272,9 @@ class _Builder:
         self.line = 0
 
     def gate(self, op: str, args, const: float | None, root: str | None) -> str:
+        if len(self.gates) >= MAX_GATES:
+            raise ExprError(f"more than {MAX_GATES:,} gates", 0,
+                            "a graph this large would take forever to step through")
         if root is None:
             n = self.counts.get(op, 0) + 1
             while f"{op}{n}" in self.used:

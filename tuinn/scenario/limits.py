@@ -19,6 +19,7 @@ from tuinn.errors import TuinnError
 MAX_SCENARIO_BYTES = 2 * 1000 ** 2
 MAX_TOML_DEPTH = 64
 MAX_LAYERS = 1000             # layers of a network, those inside residual blocks included
+MAX_INPUTS = 1000             # inputs of a graph (a tensor is one input)
 DEFAULT_MEMORY_LIMIT = 2 * 1000 ** 3
 MEMORY_VARIABLE = "TUINN_MEMORY_LIMIT"
 

@@ -198,6 +198,9 @@ def _graph(raw: dict, located: Located, where: Where, dtype: str) -> GraphSpec:
     vals = S.check_table(raw["graph"], S.GRAPH, "graph", where)
     if not vals["inputs"]:
         raise where.error("needs at least one input, e.g. { x = 1.0 }", "graph.inputs")
+    if len(vals["inputs"]) > L.MAX_INPUTS:
+        raise where.error(f"{len(vals['inputs']):,} inputs: at most {L.MAX_INPUTS:,}",
+                          "graph.inputs", "give a tensor as one input: x = [[...], ...]")
     inputs = {}
     for name, value in vals["inputs"].items():
         key = f"graph.inputs.{name}"
@@ -326,6 +329,9 @@ def _data(table: Any, where: Where, dtype: str, base: Path,
                     options=options, line=where.line("data") or 0,
                     preprocess=_preprocess(vals["preprocess"], where))
     spec.path = where.file
+    if spec.generator and options.get("corpus_file"):     # skipgram's text, beside the file
+        options["corpus_file"] = resolve_file(options["corpus_file"], "data.corpus_file",
+                                              where, base, (".txt", ".text", ".md"))
     if spec.generator:
         samples = options.get("samples", known.get(spec.generator, {}).get("samples", 200))
         return spec, samples, "data.samples" if "samples" in table else "data.generator"

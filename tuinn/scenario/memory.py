@@ -23,7 +23,7 @@ STATE = {"sgd": 0, "momentum": 1, "rmsprop": 1, "adam": 2}
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 #: the option that sizes a layer, named in the error
 WIDTH = {"dense": "units", "conv2d": "filters", "rnn": "hidden", "lstm": "hidden",
-         "gru": "hidden"}
+         "gru": "hidden", "embedding": "vocab", "skipgram": "vocab"}
 _CAP = 10 ** 30                       # beyond any machine; keeps the figures printable
 
 
@@ -81,19 +81,58 @@ def _walk(layers, shape, prefix, out) -> tuple[int, ...] | None:
                 return None
             T, I = shape
             H, G = int(o["hidden"]), GATES[t] * int(o["hidden"])
-            part.params = I * G + H * G + G * (2 if t == "gru" else 1)
-            part.values = 2 * T * (G + 2 * H) + T * I      # gates, states and their grads
-            shape = (T, H) if o.get("return_sequences") else (H,)
+            k = 2 if o.get("bidirectional") else 1           # a second set, run backwards
+            part.params = k * (I * G + H * G + G * (2 if t == "gru" else 1))
+            part.values = k * (2 * T * (G + 2 * H) + T * I)  # gates, states and their grads
+            shape = (T, k * H) if o.get("return_sequences") else (k * H,)
         elif t == "residual":
             out.append(part)
             if _walk(ls.layers, shape, f"{key}.layers", out) is None:
                 return None
             part.values = 3 * math.prod(shape)
             continue
+        elif t in _SEQUENCE:
+            part.params, part.values, shape = _SEQUENCE[t](o, shape)
         else:                                              # elementwise: y, a mask
             part.values = 2 * math.prod(shape)
         out.append(part)
     return shape
+
+
+def _int(o: dict, key: str, default: int = 1) -> int:
+    value = o.get(key, default)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _embedding(o, shape):                  # ids (T,) -> (T, dim); W (vocab, dim)
+    vocab, dim = _int(o, "vocab"), _int(o, "dim")
+    out = tuple(shape) + (dim,)
+    return vocab * dim, 3 * math.prod(out), out
+
+
+def _skipgram(o, shape):                   # ids (2,) -> (1,); W_in, W_out (vocab, dim)
+    vocab, dim = _int(o, "vocab"), _int(o, "dim")
+    return 2 * vocab * dim, 6 * dim, (1,)
+
+
+def _attention(o, shape):                  # (T, D) -> (T, D); weights (heads, T, T)
+    T, D = shape[-2:] if len(shape) >= 2 else (1, shape[-1] if shape else 1)
+    # x Q K V C y and their six gradients (T, D); scores, A, dA, dscores (heads, T, T)
+    return 4 * D * D + 4 * D, 12 * T * D + 4 * _int(o, "heads") * T * T, tuple(shape)
+
+
+def _norm(o, shape):                       # gamma, beta over the last (or channel) axis
+    axis = shape[0] if len(shape) == 3 else shape[-1] if shape else 1
+    return 2 * axis, 3 * math.prod(shape), tuple(shape)
+
+
+#: the estimate of the sequence and normalisation layers: (params, values, out shape)
+_SEQUENCE = {
+    "embedding": _embedding, "skipgram": _skipgram, "attention": _attention,
+    "layernorm": _norm, "batchnorm": _norm,
+    "position": lambda o, shape: (math.prod(shape), 2 * math.prod(shape), tuple(shape)),
+    "seq_pool": lambda o, shape: (0, 2 * math.prod(shape), tuple(shape[1:]) or (1,)),
+}
 
 
 def samples_of(data, default: int) -> int:

@@ -129,6 +129,7 @@ MODEL = {
 INITS = ("zeros", "normal", "xavier", "he")
 _INIT_STD = _pos_float(0.01)                 # std of init = "normal"
 _RECURRENT = {"hidden": _pos_int(), "return_sequences": Field("bool", False),
+              "bidirectional": Field("bool", False),     # a second set of params, suffix _r
               "init": _choice("xavier", *INITS), "init_std": _INIT_STD}
 _POOL = {"size": _pos_int(), "stride": _pos_int(None)}   # stride None -> size
 LAYER_COMMON = {"type": Field("str"), "name": Field("str", None),
@@ -149,10 +150,27 @@ LAYERS: dict[str, dict[str, Field]] = {
     "lstm": dict(_RECURRENT),
     "gru": dict(_RECURRENT),
     "residual": {"layers": Field("tables")},
+    "gelu": {},
+    "embedding": {"vocab": _pos_int(), "dim": _pos_int(), "init": _choice("normal", *INITS),
+                  "init_std": _pos_float(1.0)},
+    "position": {"init": _choice("normal", *INITS), "init_std": _pos_float(0.02)},
+    "layernorm": {"eps": _pos_float(1e-5)},
+    "batchnorm": {"eps": _pos_float(1e-5), "momentum": Field("float", 0.1, lo=0, hi=1)},
+    "seq_pool": {"mode": _choice("mean", "mean", "max", "last")},
+    "skipgram": {"vocab": _pos_int(), "dim": _pos_int(), "init": _choice("normal", *INITS),
+                 "init_std": _pos_float(0.1)},
+    "attention": {"heads": _pos_int(1), "causal": Field("bool", False),
+                  "init": _choice("xavier", *INITS), "init_std": _INIT_STD},
 }
 #: the parameters each layer type owns (the names of [params] keys after the dot)
 LAYER_PARAMS = {"dense": ("W", "b"), "conv2d": ("W", "b"), "rnn": ("Wx", "Wh", "b"),
-                "lstm": ("Wx", "Wh", "b"), "gru": ("Wx", "Wh", "bx", "bh")}
+                "lstm": ("Wx", "Wh", "b"), "gru": ("Wx", "Wh", "bx", "bh"),
+                "embedding": ("W",), "position": ("P",), "layernorm": ("gamma", "beta"),
+                "batchnorm": ("gamma", "beta"), "skipgram": ("W_in", "W_out"),
+                "attention": ("Wq", "Wk", "Wv", "Wo", "bq", "bk", "bv", "bo")}
+# a bidirectional recurrent layer's second direction: the same names with the suffix _r
+for _cell in ("rnn", "lstm", "gru"):
+    LAYER_PARAMS[_cell] += tuple(k + "_r" for k in LAYER_PARAMS[_cell])
 #: options that size a layer, guarded against absurd values
 WIDTH_OPTIONS = ("units", "hidden", "filters")
 

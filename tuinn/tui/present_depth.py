@@ -25,6 +25,7 @@ BINS = 24           # histogram bins per layer (the renderable resamples to its 
 class LayerStats:
     name: str
     type: str
+    params: bool                 # the layer has parameters (dense, conv2d, ...)
     act: np.ndarray              # the histogram counts (BINS,) of the activations
     act_mean: float
     act_std: float
@@ -87,7 +88,8 @@ def depth_stats(prog) -> DepthStats:
     rows = []
     with np.errstate(all="ignore"):
         for layer, a, g in zip(layers, acts, grads):
-            rows.append(LayerStats(layer.name, layer.type, _hist(a.ravel(), ar),
+            rows.append(LayerStats(layer.name, layer.type, bool(layer.params),
+                                   _hist(a.ravel(), ar),
                                    float(np.mean(a)), float(np.std(a)),
                                    float(np.mean(a == 0)), _hist(g.ravel(), gr),
                                    float(np.std(g)), float(np.mean(g == 0))))

@@ -48,6 +48,7 @@ class KnnFrame:
     prediction: int | None = None
     label: int | None = None
     done: tuple[int, int] = (0, 0)      # (right, labelled queries predicted)
+    space: str = ""                     # "after standardize" / "raw numbers" / "" (none)
     formula: str = ""
 
 
@@ -67,12 +68,22 @@ class KnnPresenter:
 
     def __init__(self, prog):
         self.prog = prog
+        self._grid_key = None
+        self._grid = None
+        self._space = None
+        self._fit_space()
+
+    def _fit_space(self) -> None:
+        """The projection and the map's base extent, for the space the distances are
+        measured in now (after preprocessing, or the raw numbers)."""
+        prog = self.prog
+        if self._space == prog.prep_on:
+            return
+        self._space = prog.prep_on
         self.mean, self.basis = _projection(prog)
         self.points = self.project(prog.x)
         allq = np.array([q.at for q in prog.queries]).reshape(-1, prog.x.shape[1])
         self.base = np.vstack([self.points, self.project(allq)]) if len(allq) else self.points
-        self._grid_key = None
-        self._grid = None
 
     def project(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
@@ -103,13 +114,14 @@ class KnnPresenter:
         gh, gw = dims
         per = max((hi[0] - lo[0]) / gw, (hi[1] - lo[1]) / gh)
         cx, cy = (lo + hi) / 2
+        cy += per / 2          # the centre mid-cell: points a hair apart share a cell
         return (cx - per * gw / 2, cx + per * gw / 2, cy - per * gh / 2, cy + per * gh / 2)
 
     def grid(self, dims: tuple[int, int], extent) -> np.ndarray | None:
         prog = self.prog
         if self.basis is not None or prog.x.shape[1] != 2:
             return None
-        key = (dims, extent, prog.k, prog.metric, prog.weights)
+        key = (dims, extent, prog.k, prog.metric, prog.weights, prog.prep_on)
         if key != self._grid_key:
             gh, gw = dims
             x0, x1, y0, y1 = extent
@@ -125,6 +137,7 @@ class KnnPresenter:
     def frame(self, session, dims: tuple[int, int], height: int) -> KnnFrame:
         """The frame for a map of `dims` and a detail panel `height` rows high."""
         prog = self.prog
+        self._fit_space()
         table_rows = max(3, height - 9 - len(prog.classes))     # the votes stay in view
         step = session.current
         qi = step.info["query"] if step is not None else 0
@@ -140,7 +153,9 @@ class KnnPresenter:
                      weights=prog.weights, query_index=qi, n_queries=len(prog.queries),
                      query_xy=(float(qxy[0]), float(qxy[1])), query_text=_point(q.point),
                      stage=stage, label=q.label, formula=METRIC_FORMULA[prog.metric],
-                     done=(sum(p.prediction == p.label for p in labelled), len(labelled)))
+                     done=(sum(p.prediction == p.label for p in labelled), len(labelled)),
+                     space=("" if not prog.prep.steps else "after " + ", ".join(prog.prep.steps)
+                            if prog.prep_on else "raw numbers"))
         if f.grid is None:
             f.grid, f.regions = np.zeros(dims, dtype=np.int64), False
         if q.distances is None:

@@ -19,7 +19,8 @@ def side_views(prog) -> list[str]:
     the generated text (a character model), and for a deep network the per-layer
     activation and gradient histograms (tuinn/tui/present_depth.py)."""
     views = ["loss"]
-    if prog.input_shape == (2,) and (prog.loss.is_classification or prog.loss.type == "bce"):
+    if prog.input_shape == (2,) and (prog.loss.is_classification or prog.loss.type == "bce") \
+            and not getattr(prog, "takes_ids", False):    # skipgram's (center, word) ids
         views.append("data")
     if is_curve_fit(prog):
         views.append("fit")
@@ -33,7 +34,8 @@ def side_views(prog) -> list[str]:
 
 def is_curve_fit(prog) -> bool:
     """A regression of one number on one number (mse): its fit can be drawn as a curve."""
-    return prog.input_shape == (1,) and tuple(prog.out_shape) == (1,) and prog.loss.type == "mse"
+    return prog.input_shape == (1,) and tuple(prog.out_shape) == (1,) and \
+        prog.loss.type == "mse" and not getattr(prog, "takes_ids", False)
 
 
 def is_char_model(prog) -> bool:

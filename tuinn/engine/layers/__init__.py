@@ -9,3 +9,5 @@ __all__ = ["LAYERS", "Layer", "build_layer", "register"]
 
 # Importing the family modules registers their layer types.
 from tuinn.engine.layers import conv, dense, elementwise, recurrent, residual  # noqa: E402,F401
+from tuinn.engine.layers import embed, gelu, norm, seqpool  # noqa: E402,F401
+from tuinn.engine.layers import attention  # noqa: E402,F401

@@ -4,12 +4,20 @@ Parameters follow the contract: Wx (I, G*H), Wh (H, G*H) with the gate blocks si
 side (lstm i, f, g, o; gru r, z, n), b (G*H) or, for gru, bx and bh (3H). h0 = c0 = 0;
 the output is the last h (N, H), or every h (N, T, H) with return_sequences.
 
+bidirectional = true adds a second set of parameters with the suffix _r (Wx_r, Wh_r,
+b_r; gru bx_r, bh_r) for a direction that runs from t = T-1 down to 0: the same
+kernels on the time-reversed sequence. The output is then concat(h_fwd[t], h_bwd[t])
+(N, T, 2H) with return_sequences, else concat(h_fwd[T-1], h_bwd[0]) (N, 2H).
+
 `cache` holds the per-timestep arrays of the views, all (N, T, H): after forward
 "h" (and lstm "i", "f", "g", "o", "c"; gru "r", "z", "n"); after backward "dh" (the
 total dL/dh_t, including what flows back from t+1), lstm "dc", and the gradients of
 the gate pre-activations: rnn "da", lstm "di", "df", "dg", "do", gru "dr", "dz", "dn".
 They are views into layer-owned buffers that the next forward/backward overwrites
-(copy one to keep it), as are the arrays forward and backward return.
+(copy one to keep it), as are the arrays forward and backward return. A bidirectional
+layer keeps the forward direction's arrays under these names and the reverse
+direction's under the same names with the suffix "_r" ("h_r", "f_r", "dh_r", ...),
+indexed by the sequence's own t (so h_r[:, 0] is the reverse direction's final state).
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ from tuinn.errors import TuinnError
 class Recurrent(Layer):
     """Shared build/forward/backward; subclasses name the cell and its views."""
 
-    defaults: ClassVar[dict] = {"return_sequences": False, "init": "xavier", "init_std": 0.01}
+    defaults: ClassVar[dict] = {"return_sequences": False, "bidirectional": False,
+                                "init": "xavier", "init_std": 0.01}
     biases: ClassVar[tuple[str, ...]] = ("b",)
     gate_names: ClassVar[tuple[str, ...]] = ()       # views of the post-activation gates
     grad_names: ClassVar[tuple[str, ...]] = ()       # views of the pre-activation gradients
@@ -45,6 +54,7 @@ class Recurrent(Layer):
                              key="hidden")
         opts = {**self.defaults, **{k: v for k, v in self.options.items() if v is not None}}
         self.seq = bool(opts["return_sequences"])
+        self.bi = bool(opts["bidirectional"])
         self.T, self.I = (int(d) for d in self.in_shape)
         self.H = H = int(hidden)
         G = GATES[self.type] * H
@@ -55,62 +65,114 @@ class Recurrent(Layer):
         self.params["Wh"] = init_weight(kind, (H, G), H, H, rng, self.dtype, std)  # (H, G*H)
         for k in self.biases:
             self.params[k] = init_bias((G,), self.dtype)                # (G*H,)
+        if self.bi:                                                     # the reverse direction
+            self.params["Wx_r"] = init_weight(kind, (self.I, G), self.I, H, rng, self.dtype, std)
+            self.params["Wh_r"] = init_weight(kind, (H, G), H, H, rng, self.dtype, std)
+            for k in self.biases:
+                self.params[k + "_r"] = init_bias((G,), self.dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        return (self.T, H) if self.seq else (H,)
+        D = 2 if self.bi else 1
+        return (self.T, D * H) if self.seq else (D * H,)
 
     def substeps(self) -> int:
         return self.T
 
     def note(self) -> str:
-        return f"{self.T} steps, " + ("every h" if self.seq else "last h")
+        both = ", both directions" if self.bi else ""
+        return f"{self.T} steps, " + ("every h" if self.seq else "last h") + both
 
     # ------------------------------------------------------------------ passes
-    def _workspace(self, N: int) -> dict[str, np.ndarray]:
+    def _workspace(self, N: int, prefix: str = "ws.") -> dict[str, np.ndarray]:
         shapes = workspace_shapes(self.type, N, self.T, self.I, self.H)
-        return {k: self.buffer("ws." + k, s) for k, s in shapes.items()}
+        return {k: self.buffer(prefix + k, s) for k, s in shapes.items()}
+
+    def _direction(self, sfx: str) -> dict[str, np.ndarray]:
+        """The parameters of one direction under the kernel's names (Wx, Wh, b...)."""
+        return {k: self.params[k + sfx] for k in ("Wx", "Wh") + self.biases}
 
     def forward(self, x: np.ndarray, train: bool, rng: np.random.Generator) -> np.ndarray:
         if x.ndim != 3 or x.shape[1:] != (self.T, self.I):
             raise TuinnError(f"{self.name}: {self.type} expects input (N, {self.T}, {self.I}), "
                              f"got {x.shape}", key="model.input")
-        N = x.shape[0]
-        ws = self._workspace(N)
-        recurrent_forward(self.type, x, self.params, ws)
-        self._ws = ws
-        hs = ws["hs"]                                                   # (T+1, N, H)
+        N, T, H = x.shape[0], self.T, self.H
         for k in ("dh", "dc") + self.grad_names:
             self.cache.pop(k, None)                                     # stale until backward
-        self.cache["h"] = hs[1:].transpose(1, 0, 2)                     # (N, T, H)
-        self.cache.update(self._blocks(ws.get("gates"), self.gate_names))
-        if self.type == "lstm":
-            self.cache["c"] = ws["cs"][1:].transpose(1, 0, 2)
+            self.cache.pop(k + "_r", None)
+        ws = self._workspace(N)
+        recurrent_forward(self.type, x, self._direction(""), ws)
+        self._ws = ws
+        self.cache.update(self._views(ws, self.gate_names, ""))
+        if not self.bi:
+            if self.seq:
+                y = self.buffer("y", (N, T, H))                         # (N, T, H)
+                y[...] = self.cache["h"]
+            else:
+                y = self.buffer("y", (N, H))                            # (N, H)
+                y[...] = ws["hs"][T]
+            return y
+        wr = self._workspace(N, "wr.")                                  # time-reversed run
+        recurrent_forward(self.type, x[:, ::-1], self._direction("_r"), wr)
+        self._wr = wr
+        self.cache.update(self._views(wr, self.gate_names, "_r"))
         if self.seq:
-            y = self.buffer("y", (N, self.T, self.H))                   # (N, T, H)
-            y[...] = self.cache["h"]
+            y = self.buffer("y", (N, T, 2 * H))                         # (N, T, 2H)
+            y[:, :, :H] = self.cache["h"]
+            y[:, :, H:] = self.cache["h_r"]                             # h_bwd[t]
         else:
-            y = self.buffer("y", (N, self.H))                           # (N, H)
-            y[...] = hs[self.T]
+            y = self.buffer("y", (N, 2 * H))                            # (N, 2H)
+            y[:, :H] = ws["hs"][T]                                      # h_fwd[T-1]
+            y[:, H:] = wr["hs"][T]                                      # h_bwd[0]
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         ws = getattr(self, "_ws", None)
         if ws is None:
             raise RuntimeError(f"{self.name}: backward before forward")
-        N = ws["hs"].shape[1]
-        want = (N, self.T, self.H) if self.seq else (N, self.H)
+        N, H = ws["hs"].shape[1], self.H
+        D = 2 if self.bi else 1
+        want = (N, self.T, D * H) if self.seq else (N, D * H)
         if dy.shape != want:
             raise ValueError(f"{self.name}: dy {dy.shape} does not fit y {want}")
-        dx = recurrent_backward(self.type, dy, self.seq, self.params, ws, self.grads)
-        self.cache["dh"] = ws["dh"].transpose(1, 0, 2)                  # (N, T, H)
-        if self.type == "lstm":
-            self.cache["dc"] = ws["dc"].transpose(1, 0, 2)
-        self.cache.update(self._blocks(ws["dA"], self.grad_names))
-        return dx                                                       # (N, T, I)
+        dx = self._backward_direction(dy[..., :H], ws, "")              # (N, T, I)
+        if not self.bi:
+            return dx
+        dyr = dy[:, ::-1, H:] if self.seq else dy[:, H:]                # in the run's order
+        dxr = self._backward_direction(dyr, self._wr, "_r")             # (N, T, I) reversed
+        out = self.buffer("dx", dx.shape)
+        np.add(dx, dxr[:, ::-1], out=out)
+        return out
 
-    def _blocks(self, a: np.ndarray | None, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-        """The gate blocks of a (T, N, G*H) array as (N, T, H) views, by name."""
+    def _backward_direction(self, dy: np.ndarray, ws: dict, sfx: str) -> np.ndarray:
+        """BPTT of one direction; its gradients land in self.grads[k + sfx]."""
+        names = ("Wx", "Wh") + self.biases
+        grads = {k: self.grads[k + sfx] for k in names}
+        dx = recurrent_backward(self.type, dy, self.seq, self._direction(sfx), ws, grads)
+        for k in names:
+            self.grads[k + sfx] = grads[k]              # the same array unless it was replaced
+        rev = slice(None, None, -1) if sfx else slice(None)
+        self.cache["dh" + sfx] = ws["dh"].transpose(1, 0, 2)[:, rev]    # (N, T, H)
+        if self.type == "lstm":
+            self.cache["dc" + sfx] = ws["dc"].transpose(1, 0, 2)[:, rev]
+        self.cache.update(self._blocks(ws["dA"], self.grad_names, sfx))
+        return dx
+
+    def _views(self, ws: dict, names: tuple[str, ...], sfx: str) -> dict[str, np.ndarray]:
+        """The forward arrays of one direction, (N, T, H) in the sequence's time order."""
+        rev = slice(None, None, -1) if sfx else slice(None)
+        out = {"h" + sfx: ws["hs"][1:].transpose(1, 0, 2)[:, rev]}
+        out.update(self._blocks(ws.get("gates"), names, sfx))
+        if self.type == "lstm":
+            out["c" + sfx] = ws["cs"][1:].transpose(1, 0, 2)[:, rev]
+        return out
+
+    def _blocks(self, a: np.ndarray | None, names: tuple[str, ...],
+                sfx: str = "") -> dict[str, np.ndarray]:
+        """The gate blocks of a (T, N, G*H) array as (N, T, H) views, by name (+ sfx); the
+        reverse direction's ("_r") are flipped back to the sequence's time order."""
         H = self.H
-        return {k: a[:, :, j * H:(j + 1) * H].transpose(1, 0, 2) for j, k in enumerate(names)}
+        rev = slice(None, None, -1) if sfx else slice(None)
+        return {k + sfx: a[:, :, j * H:(j + 1) * H].transpose(1, 0, 2)[:, rev]
+                for j, k in enumerate(names)}
 
 
 @register

@@ -1,12 +1,15 @@
 """Provides FitCircuit: one circuit, laid out in the most detailed form that fits a panel.
 
 The forms, most detailed first (LAYOUTS): 3-row boxes with each edge's value above its
-wire and gradient below; compact boxes (`[exp]`); the same wrapped into bands (a long
-chain continues below, joined by a ╮ ╭ ╯ ╰ wire); "value ∇grad" inline on each wire;
-inline with no blank rows; finally only the current gate's edges labelled (the inspector
-shows the rest). `fit(width, height)` returns the first that fits, else the least
-detailed one, which the panel scrolls (always to the current node). `full()` is the
-3-row form at its natural size (the `z` key's "full size" view). No math: text layout.
+wire and gradient below; compact boxes (`[exp]`); either wrapped into bands (a long
+circuit continues below: one crossing edge through a ╮ ╭──╯ ╰──▶ wire, several each
+ending in "▶ name" and starting the next band as `name`); "value ∇grad" inline on each
+wire; inline with no blank rows; a tensor's mean without its shape; finally only the
+current gate's edges labelled (the inspector shows every number). Each compact form is
+also tried with the inputs beside their first gate. `fit(width, height)` returns the
+first that fits, else the least detailed one, which the panel scrolls (always to the
+current node). `full()` is the 3-row form at its natural size (the `z` key's view).
+Text layout only, no math.
 """
 
 from __future__ import annotations
@@ -50,6 +53,12 @@ LAYOUTS = [
 ]
 
 
+def _left_of(band: CircuitDiagram, into: tuple[str, ...]) -> int:
+    """1 when the wire into `band` must pass left of inputs of its own, else 0."""
+    return int(len(into) == 1 and any(band.nodes[n].kind == "input" and n not in into
+                                      for n in band.nodes))
+
+
 class Bands:
     """CircuitDiagrams stacked. Where one edge continues into the next band it is wired
     there (──╮ ╭──╯ ╰──▶); where several do, each ends in "▶ name" and the next band
@@ -59,9 +68,7 @@ class Bands:
                  edge_style: Style):
         self.bands, self.layout = bands, ""
         self._top: list[int] = []
-        self._left = [int(i > 0 and len(v) == 1 and any(
-            d.nodes[n].kind == "input" and n not in v for n in d.nodes))
-            for i, (d, v) in enumerate(zip(bands, into))]     # the wire passes left of inputs
+        self._left = [_left_of(d, v) for d, v in zip(bands, into)]
         y = 0
         for d, v in zip(bands, into):
             y += len(v) == 1                           # a row for the wire between bands
@@ -91,7 +98,7 @@ class Bands:
     def _wire(self, i: int, net: str, style: Style) -> None:
         """──╮ at band i's right edge, ╭───╯ under it, ╰──▶ into band i + 1."""
         ex, ey = self.bands[i].entry_cell(_END, 0)
-        ey += self._top[i]
+        ex, ey = ex + self._left[i], ey + self._top[i]
         below = self._top[i + 1] - 1
         vx, vy, vw, vh = self.bands[i + 1].node_box(net)
         vy += self._top[i + 1] + vh // 2
@@ -173,10 +180,15 @@ class FitCircuit:
         """Search the candidates, or replay the plan found for the same circuit, label
         widths and panel size (stepping changes neither, so a step lays out only once)."""
         shape = (tuple(self.nodes), self.output, self.output_name, self._widths(), width, height)
-        plan = _PLANS.get(shape) or _PLANS.get(shape + (self.current,))
-        if plan is None:
-            plan, drawing = self._search(width, height)
-            _PLANS[shape + ((self.current,) if plan[0].current_only else ())] = plan
+        plan = _PLANS.get(shape + (self.current,)) or _PLANS.get(shape)
+        if plan is None or plan[0] == "skip":             # ("skip", n): the first n never fit
+            plan, drawing = self._search(width, height, skip=plan[1] if plan else 0)
+            if plan[0].current_only:                       # depends on the current gate
+                _PLANS[shape + (self.current,)] = plan
+                _PLANS[shape] = ("skip", next(i for i, lay in enumerate(self.candidates())
+                                              if lay.current_only))
+            else:
+                _PLANS[shape] = plan
             while len(_PLANS) > 256:
                 _PLANS.pop(next(iter(_PLANS)))
             return drawing
@@ -201,10 +213,10 @@ class FitCircuit:
                         self.label_reserve.get(n.id)))
         return tuple(out)
 
-    def _search(self, width: int, height: int):
+    def _search(self, width: int, height: int, skip: int = 0):
         """(plan, drawing): the first candidate that fits, else the last one tried."""
         fallback = None
-        for layout in self.candidates():
+        for layout in self.candidates()[skip:]:
             one = self._build(layout, self.nodes, self.output, self.output_name)
             w, h = one.size()
             if w <= width and h <= height:
@@ -258,22 +270,30 @@ class FitCircuit:
                        if not (self._by_id[n].kind == "input" and home[n] > c)]
             if carried:
                 cuts[c] = carried
+        xs = [x for x, _ in cols] + [whole.size()[0]]
+
+        def est(first: int, end: int) -> int:
+            """About the width of columns first..end-1 as a band, less a margin: a band
+            can come out narrower than its part of the whole (fewer tracks, names)."""
+            return xs[end] - xs[first] - 12
+
         bands: list[CircuitDiagram] = []
         into: list[tuple[str, ...]] = [()]             # per band: the edges it continues
         specs: list[tuple] = []                        # per band: _band's arguments
         start = 0
         while True:
-            if start > 0:                              # the rest in one band?
+            if start > 0 and est(start, last + 1) <= width:    # the rest in one band?
                 rest = self._band(layout, home, start, last, into[-1], None)
-                if rest is not None and rest.size()[0] <= width:
+                if rest is not None and rest.size()[0] + _left_of(rest, into[-1]) <= width:
                     bands.append(rest)
                     specs.append((start, last, into[-1], None))
                     break
-            # the widest band that fits; of those, cut where the fewest edges cross
-            options = sorted((c for c in cuts if c >= start), key=lambda c: (-c, len(cuts[c])))
+            # the widest band that fits (skipping those the whole's columns say cannot)
+            options = sorted((c for c in cuts if c >= start and est(start, c + 1) <= width),
+                             reverse=True)
             for c in options:
                 band = self._band(layout, home, start, c, into[-1], cuts[c])
-                if band is not None and band.size()[0] <= width:
+                if band is not None and band.size()[0] + _left_of(band, into[-1]) <= width:
                     bands.append(band)
                     specs.append((start, c, into[-1], cuts[c]))
                     into.append(tuple(cuts[c]))

@@ -3,8 +3,9 @@ its gradients with their spread, so activations and gradients dying or exploding
 depth can be read down the rows.
 
     layer    activations            std     ∇ (dL/d output)        std
-    dense1   ▁▂▅█▅▂▁               0.98    ▁▁▃█▃▁▁               2.1e-03
-    relu1    █▁▂▃▂▁                 0.57    ...
+    dense1   ▁▂▅█▅▂▁     0.98   ▁▁▃█▃▁▁  2.1e-03
+    relu1      █▁▂▃▂▁    0.57   ...
+    every row ±2.6 · ∇ ±0.034
 
 A histogram is drawn with the eight block heights ▁..█ (an empty bin is a space), bins
 resampled to the width there is; "·" marks the bin of 0. The std is in the format that
@@ -42,36 +43,51 @@ def _std(v: float) -> str:
 
 
 class DepthTable:
-    def __init__(self, stats, *, width: int, mono: bool = False):
-        self.stats, self.width, self.mono = stats, max(30, int(width)), mono
+    """The rows that fit `height` (None: all): every layer, or when they do not fit the
+    layers with parameters only (the activations then read between them)."""
+
+    def __init__(self, stats, *, width: int, height: int | None = None, mono: bool = False):
+        self.stats, self.width, self.mono = stats, max(24, int(width)), mono
+        self.height = height
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         for line in self.lines():
             line.no_wrap, line.overflow, line.end = True, "crop", "\n"
             yield line
 
+    def rows(self):
+        rows = self.stats.layers
+        if self.height is not None and len(rows) + 2 > self.height:
+            rows = [r for r in rows if r.params] or rows
+        return rows
+
     def lines(self) -> list[Text]:
         s = self.stats
-        hist_w = max(4, (self.width - NAME_W - 2 * STD_W - 4) // 2)
+        rows = self.rows()
+        name_w = min(NAME_W, max(len(r.name) for r in rows) + 1) if rows else NAME_W
+        hist_w = max(3, (self.width - name_w - 2 * STD_W - 2) // 2)
+        wide = hist_w >= 12
         head = Text(no_wrap=True)
-        head.append("layer".ljust(NAME_W) + " ", "bold")
-        head.append("activations".ljust(hist_w) + " ", "bold")
-        head.append("std".rjust(STD_W - 1) + " ", "bold")
-        head.append("∇ dL/d output".ljust(hist_w) + " ", "bold")
-        head.append("std".rjust(STD_W - 1), "bold")
+        head.append("layer".ljust(name_w), "bold")
+        head.append(("activations" if wide else "act").ljust(hist_w), "bold")
+        head.append(" " + "std".rjust(STD_W - 1) + " ", "bold")
+        head.append(("∇ dL/d output" if wide else "∇").ljust(hist_w), "bold")
+        head.append(" " + "std".rjust(STD_W - 1), "bold")
         out = [head]
-        for row in s.layers:
+        for row in rows:
             line = Text(no_wrap=True)
-            line.append(fmt.safe(row.name, limit=NAME_W - 1).ljust(NAME_W) + " ")
-            for counts, std, zero, style in ((row.act, row.act_std, row.act_zero, "cyan"),
-                                             (row.grad, row.grad_std, row.grad_zero, "magenta")):
+            line.append(fmt.safe(row.name, limit=name_w - 1).ljust(name_w))
+            for k, (counts, std, zero, style) in enumerate(
+                    ((row.act, row.act_std, row.act_zero, "cyan"),
+                     (row.grad, row.grad_std, row.grad_zero, "magenta"))):
                 if zero >= 1.0:
-                    line.append("all 0".center(hist_w), "bold reverse")
+                    line.append("all 0".center(hist_w)[:hist_w], "bold reverse")
                 else:
                     line.append(bars(counts, hist_w), None if self.mono else style)
-                line.append(" " + _std(std).rjust(STD_W - 1) + " ")
+                line.append(" " + _std(std).rjust(STD_W - 1) + (" " if k == 0 else ""))
             out.append(line)
-        out.append(Text(f"histograms over ±{_std(s.act_range)} (activations) and "
-                        f"±{_std(s.grad_range)} (∇), shared by every layer; batch of "
-                        f"{s.samples}, iteration {s.iteration}", style="dim"))
+        note = f"every row ±{_std(s.act_range)} · ∇ ±{_std(s.grad_range)}"
+        if len(rows) < len(s.layers):
+            note += " · weighted layers"
+        out.append(Text(note, style="dim"))
         return out

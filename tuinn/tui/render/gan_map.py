@@ -4,8 +4,8 @@ A DecisionMap whose background is D(x) - 1/2 (blue where D says "real", orange w
 says "generated", pale where it cannot tell), with the real samples as "●" (blue),
 the generated ones as "◆" (orange) and, in the cell next to a generated point, an arrow
 pointing where the generator's gradient pushes it (the direction of -dL/dG(z), the
-direction its update moves it). Without colour the background is the regression
-textures and the glyphs stay distinct.
+direction its update moves it). Without colour the background is a light texture ("+"
+real, "=" generated, blank where D cannot tell) and the glyphs stay distinct.
 """
 
 from __future__ import annotations
@@ -70,6 +70,14 @@ class GanMap(DecisionMap):
                 if 0 <= row < rows and 0 <= col < cols and (row, col) not in out:
                     out[(row, col)] = (a, (250, 250, 250), min(2 * row, self.grid.shape[0] - 1))
         return out
+
+    def _texture(self, v) -> str:
+        """Without colour: "+" where D is sure a point is real, "·" where it leans that way,
+        blank where it cannot tell, "-" and "=" towards "generated"."""
+        t = float(v) / 0.5
+        if t != t:
+            return "?"
+        return "+" if t > 0.5 else "·" if t > 0.1 else " " if t >= -0.1 else "-" if t >= -0.5 else "="
 
     def _lines(self, mono: bool) -> list[Text]:
         lines = super()._lines(mono)

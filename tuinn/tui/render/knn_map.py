@@ -10,7 +10,6 @@ DecisionMap), then the query's marks.
 
 from __future__ import annotations
 
-import numpy as np
 from rich.style import Style
 from rich.text import Text
 

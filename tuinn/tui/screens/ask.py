@@ -42,6 +42,7 @@ class TypeAhead:
 
     typed_over = False      # the prefilled value has been replaced
     settled = False         # the Input has had the focus: keys reach it by themselves
+    after: list | None = None   # keys typed after a typed-ahead Enter: they follow the dialog
 
     def type_ahead(self, event: events.Key) -> bool:
         """Apply an early key to the Input; False when it is not one to apply."""
@@ -49,7 +50,11 @@ class TypeAhead:
         if not boxes:
             return False
         box = boxes.first()
+        if self.after is not None:
+            self.after.append((event.key, event.character))
+            return True
         if event.key == "enter":
+            self.after = []
             self.call_later(box.action_submit)
         elif event.key == "backspace":
             box.value = box.value[:-1]
@@ -62,6 +67,11 @@ class TypeAhead:
             return False
         box.cursor_position = len(box.value)
         return True
+
+    def on_unmount(self) -> None:
+        """The keys typed after the Enter go on to the screen the dialog uncovers."""
+        for key, char in self.after or ():
+            self.app.post_message(events.Key(key, char))
 
     def on_descendant_focus(self, event) -> None:
         if isinstance(event.widget, Input):

@@ -11,7 +11,8 @@ from textual.containers import Horizontal
 from tuinn.engine.knn import METRICS, STAGES, WEIGHTS
 from tuinn.tui.present_knn import KnnPresenter, step_line
 from tuinn.tui.screens.base import DebuggerScreen
-from tuinn.tui.widgets.knn_view import KnnDetail, KnnPlot
+from tuinn.tui.widgets.knn_detail import KnnDetail
+from tuinn.tui.widgets.knn_view import KnnPlot
 
 #: the debugger's keys that have no meaning for knn (no gradients, breakpoints, names)
 NOT_FOR_KNN = frozenset({"gradcheck", "export_tensor", "export_trace", "add_breakpoint",
@@ -30,6 +31,8 @@ class KnnScreen(DebuggerScreen):
         Binding("m", "metric", "Metric", tooltip="Next distance metric: l2, l1, cosine"),
         Binding("w", "weights", "Weights", tooltip="Votes uniform or weighted by 1/distance"),
         Binding("c", "run_all", "All queries", tooltip="Run every query to its prediction"),
+        Binding("p", "preprocess", "Preprocess",
+                tooltip="[data] preprocess on or off: distances on the raw numbers"),
         Binding("shift+left", "move(-1, 0)", "Move query", key_display="shift+←↑↓→",
                 tooltip="Move the query (shift+arrows); it is classified again"),
         Binding("shift+right", "move(1, 0)", "Move right", show=False),
@@ -37,8 +40,8 @@ class KnnScreen(DebuggerScreen):
         Binding("shift+down", "move(0, -1)", "Move down", show=False),
     ]
     UNUSED_ACTIONS = NOT_FOR_KNN
-    FOOTER_FIRST = ("step", "back", "finish", "more_k", "metric", "move", "weights",
-                    "run_all", "toggle_steps")
+    FOOTER_FIRST = ("step", "back", "finish", "more_k", "metric", "preprocess", "move",
+                    "weights", "run_all", "toggle_steps")
 
     def __init__(self, spec, session):
         super().__init__(spec, session)
@@ -62,6 +65,8 @@ class KnnScreen(DebuggerScreen):
     def check_action(self, action: str, parameters) -> bool | None:
         if action in NOT_FOR_KNN:
             return False
+        if action == "preprocess":                 # only with [data] preprocess
+            return bool(self.session.program.prep.steps)
         return super().check_action(action, parameters)
 
     # ------------------------------------------------------------------ frames
@@ -71,7 +76,8 @@ class KnnScreen(DebuggerScreen):
         q = prog.query_of(step) or prog.queries[0]
         value = f"q{q.index} → {q.prediction}" if q.prediction is not None else f"q{q.index}"
         acc = prog.accuracy()
-        extra = (f"k {prog.k} · {prog.metric} · {prog.weights}",
+        extra = (f"k {prog.k} · {prog.metric} · {prog.weights}"
+                 + ("" if not prog.prep.steps else " · raw" if not prog.prep_on else ""),
                  *(() if acc is None else (f"accuracy {acc:.0%} so far",)))
         rows = self.query_one(KnnDetail).rows
         return {"status": (s.phase if step is None or s.at_end else step.phase, s.tick,
@@ -120,6 +126,13 @@ class KnnScreen(DebuggerScreen):
             p.set_weights(WEIGHTS[(WEIGHTS.index(p.weights) + 1) % len(WEIGHTS)])
             return f"weights {p.weights}"
         self._again(nxt)
+
+    def action_preprocess(self) -> None:
+        def flip(p):
+            p.set_preprocess(not p.prep_on)
+            return ("distances after " + ", ".join(p.prep.steps) if p.prep_on
+                    else "distances on the raw numbers (preprocess off)")
+        self._again(flip)
 
     def action_move(self, dx: int, dy: int) -> None:
         def go(s):

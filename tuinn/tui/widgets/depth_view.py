@@ -28,5 +28,6 @@ class DepthPanel(Widget):
     def render(self):
         if self.stats is None:
             return Text("measuring every layer…", style="italic")
-        return DepthTable(self.stats, width=max(30, self.content_region.width or 60),
+        return DepthTable(self.stats, width=max(24, self.content_region.width or 60),
+                          height=self.content_region.height or None,
                           mono=bool(self.app.no_color))

@@ -40,7 +40,8 @@ class GanPlot(Widget):
 
     def show(self, frame: GanFrame) -> None:
         self.frame = frame
-        self.border_subtitle = f"◆ {frame.which} · blue: D says real · orange: fake"
+        where = "+ D says real, = fake" if self.app.no_color else "blue: D says real"
+        self.border_subtitle = f"◆ {frame.which} · {where}"
         self.refresh()
 
     def render(self):
