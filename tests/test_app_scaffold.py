@@ -104,6 +104,14 @@ def test_help_lists_keys_as_a_user_types_them():
         [",", ".", "?", "/", "-", "=", "+", "right", "shift+left", "L"]
 
 
+def test_snapshot_keys_accept_the_scaffold_keys():
+    from tuinn.errors import TuinnError
+    from tuinn.tui.headless import check_keys
+    check_keys(["slash", "minus", "plus", "equals_sign", "L", "question_mark"])
+    with pytest.raises(TuinnError):
+        check_keys(["slahs"])
+
+
 @run_async
 async def test_help_screen_shows_typed_key_names():
     app = make_app("cnn-bars")

@@ -200,3 +200,15 @@ def test_random_circuits_fit_or_scroll(seed, n_inputs, n_gates, width, height):
         assert n.label in lines[y + h // 2][x:x + w]
     if d.layout != "too large to fit: scrolls" and all(len(v) <= 1 for v in getattr(d, "_into", [])):
         check_wired(fc, d)
+
+
+def test_a_band_that_starts_beside_an_input_counts_the_wire_in_its_width():
+    """Found by the random test: the wire into a band with an input of its own runs left
+    of that input, one column that the band's width must include."""
+    nodes = [N("i0", "in0", "input"), N("i1", "in1", "input"), N("g0", "σ", "gate", ("i1",)),
+             N("g1", "σ", "gate", ("i0", "g0"))]
+    labels = {n.id: L("2.34", "0.5") for n in nodes}
+    for width in range(24, 40):
+        d = FitCircuit(nodes, "g1", labels, current="i0", output_name="f").fit(width, 5)
+        if d.layout != "too large to fit: scrolls":
+            assert d.size()[0] <= width, (width, d.layout, d.size())

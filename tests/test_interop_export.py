@@ -62,8 +62,7 @@ SEQUENCES = """
 name = "both ways"
 kind = "network"
 [data]
-generator = "copy"
-samples = 12
+file = "seq.npz"
 [model]
 input = [6, 4]
 [[model.layers]]
@@ -97,6 +96,8 @@ INLINE = {"nested residual blocks": RESIDUAL, "bidirectional, norms, gelu": SEQU
 def test_export_then_import_round_trips(name, tmp_path):
     if name in INLINE:
         (tmp_path / "inline.toml").write_text(INLINE[name])
+        rng = np.random.default_rng(0)
+        np.savez(tmp_path / "seq.npz", x=rng.normal(size=(12, 6, 4)), y=rng.normal(size=(12, 4)))
         name = str(tmp_path / "inline.toml")
     spec, session = open_session(name)
     prog = session.program

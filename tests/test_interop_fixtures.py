@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from interop_helpers import FIXTURES, expected, import_ok, layer_types, mismatches
+from interop_helpers import FIXTURES, cli, expected, import_ok, layer_types, mismatches
 
 LAYERS = {
     "mlp": ["dense", "relu", "dense", "tanh", "dense"],
@@ -88,3 +88,14 @@ def test_state_dict_fills_a_scenario(name, tmp_path):
     assert layer_types(out) == LAYERS[name]
     bad = mismatches(out, expected(name))
     assert not bad, f"{name}: {bad[:6]}"
+
+
+@pytest.mark.parametrize("name", ["cnn", "lstm", "norms"])
+def test_imported_scenario_passes_gradcheck(name, tmp_path):
+    """The imported gradients also agree with centred differences (float64)."""
+    pytest.importorskip("onnx")
+    needs_layers(name)
+    out = tmp_path / f"{name}.toml"
+    import_ok([FIXTURES / f"{name}.onnx", "--out", out, "--data", FIXTURES / f"{name}.data.npz"])
+    code, stdout, err = cli(["gradcheck", out])
+    assert code == 0, stdout + err

@@ -221,6 +221,10 @@ def test_check_and_train_summarise():
     ('generator = "blobs"\nvalidation = 0.5', "k = 0", "knn.k", "> 0"),
     ('x = [[0, 0], [1, 1]]\ny = [0, 1]', "k = 1\nfeatures = 3\nqueries = [[0, 0]]",
      "knn.features", "generated"),
+    ('generator = "blobs"\nsamples = 200000\nvalidation = 0.001', "k = 3", "data.samples",
+     "at most 100,000"),
+    ('generator = "blobs"\nsamples = 90000\nvalidation = 0.5', "k = 3", "data.validation",
+     "at most 2,000 queries"),
 ])
 def test_bad_knn_scenarios_name_the_key(data, knn, key, words):
     with pytest.raises(TuinnError) as exc:

@@ -201,6 +201,8 @@ def test_embedding_refuses_a_bad_id_by_name(bad):
 def test_embedding_needs_ids_input():
     with pytest.raises(TuinnError, match=r"input = \[T\]"):
         make("embedding", (3, 2), vocab=5, dim=2)
+    with pytest.raises(TuinnError, match="too large for float32 ids"):
+        make("embedding", (3,), np.float32, vocab=2 ** 24 + 1, dim=1)
 
 
 # ------------------------------------------------------------------ position

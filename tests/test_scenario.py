@@ -109,7 +109,8 @@ def test_defaults():
     assert net.layers[0].options == {"units": 2, "init": "xavier", "init_std": 0.01}
     assert net.layers[1].options == {"size": 3, "stride": 3}
     assert net.layers[2].options == {"hidden": 4, "return_sequences": False,
-                                     "init": "xavier", "init_std": 0.01}
+                                     "bidirectional": False, "init": "xavier",
+                                     "init_std": 0.01}
     assert net.layers[3].options == {"p": 0.5}
     assert (net.loss.type, net.loss.margin, net.loss.l2) == ("softmax_ce", 1.0, 0.0)
     assert (net.optimizer.type, net.optimizer.lr, net.optimizer.eps) == ("sgd", 0.1, 1e-8)

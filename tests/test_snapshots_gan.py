@@ -22,3 +22,12 @@ def test_gan_screen(snap_compare, state, size):
         await press(pilot, *keys)
         await settle(pilot)
     assert snap_compare(make_app(name), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24)], ids=["80x24"])
+def test_gan_breakpoint_dialog(snap_compare, size):
+    async def run_before(pilot):
+        await settle(pilot)
+        await press(pilot, "B", *"spread < 0.1")
+        await settle(pilot)
+    assert snap_compare(make_app("gan-ring"), terminal_size=size, run_before=run_before)

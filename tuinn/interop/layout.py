@@ -177,6 +177,7 @@ class Chain:
         self.tokens: list[object] = [object()]
         self.canon: list[Dims] = [dims]
         self.pending: Pending | None = None
+        self.notes: list[str] = []           # for the scenario's description
 
     @property
     def head(self) -> Val:

@@ -134,4 +134,4 @@ def _finish(w: Walker, graph, path: str, shape, batch, ops: list, softmax: bool)
     if len(ops) > 40:
         ops = ops[:40] + [f"and {len(ops) - 40} more"]
     return Imported(source=path, fmt="ONNX", input=shape, layers=chain.layers, ops=ops,
-                    softmax=softmax, batch=batch, output=chain.shape())
+                    softmax=softmax, batch=batch, output=chain.shape(), notes=chain.notes)

@@ -201,6 +201,9 @@ def batchnorm(w, node, ins, a):
     c = shape[0]
     params = {"gamma": _bias(w, _weight(w, node, 1, "scale"), c),
               "beta": _bias(w, _weight(w, node, 2, "bias"), c)}
+    note = ("Its BatchNorm running statistics are not imported (tuinn's start at 0 and 1).")
+    if note not in w.chain.notes:
+        w.chain.notes.append(note)
     layer = Layer("batchnorm", {"eps": f32(a.get("epsilon", 1e-5)),
                                 "momentum": round(1.0 - f32(a.get("momentum", 0.9)), 12)},
                   params)

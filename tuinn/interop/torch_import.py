@@ -188,8 +188,9 @@ def _layer(m, kind: str, in_shape, where: str, path: str, notes: list) -> Layer:
                                                 "beta": p.get("bias", np.zeros(d))})
     if kind.startswith("BatchNorm"):
         c = m.num_features
-        notes.append("Its BatchNorm running statistics are not imported (tuinn's start at 0 "
-                     "and 1).")
+        note = "Its BatchNorm running statistics are not imported (tuinn's start at 0 and 1)."
+        if note not in notes:
+            notes.append(note)
         return Layer(t, {"eps": float(m.eps), "momentum": float(m.momentum or 0.1)},
                      {"gamma": p.get("weight", np.ones(c)), "beta": p.get("bias", np.zeros(c))})
     if p:

@@ -10,6 +10,8 @@ labels y (N,) int64, everything drawn from `rng`:
   default T-1, the symbol at the first step).
 - chars: windows of T characters of CORPUS, one-hot over its vocabulary (F must be
   the vocabulary size, `len(vocabulary())`); the target is the next character's index.
+  With input = [T] (a first embedding layer) x is the window's ids (N, T) and y the
+  next character at every position (N, T), for a sequence output (N, T, V).
   Options: samples (windows, at random positions).
 """
 
@@ -107,6 +109,8 @@ def chars(options: dict, input_shape: tuple, rng: np.random.Generator):
     opts = _opts("chars", options)
     vocab = vocabulary()
     V = len(vocab)
+    if len(tuple(input_shape)) == 1:                     # ids for a first embedding layer
+        return _char_ids(opts, int(input_shape[0]), rng)
     T, F = _sequence_shape("chars", input_shape, f"[16, {V}]")
     if F != V:
         raise TuinnError(f"generator 'chars' one-hot encodes {V} distinct characters, but "
@@ -124,3 +128,17 @@ def chars(options: dict, input_shape: tuple, rng: np.random.Generator):
     np.put_along_axis(x, codes[idx][:, :, None], 1.0, axis=2)
     y = codes[starts + T]                                                  # (N,)
     return x, y
+
+
+def _char_ids(opts: dict, T: int, rng: np.random.Generator):
+    """Windows of T character ids (N, T) and, at every position, the next id (N, T)."""
+    if not 1 <= T <= len(CORPUS) - 1:
+        raise TuinnError(f"generator 'chars': windows of {T} steps do not fit the "
+                         f"{len(CORPUS)}-character corpus", key="model.input",
+                         hint=f"use input = [T] with T in 1..{len(CORPUS) - 1}")
+    n = _int(opts, "samples", 1)
+    vocab = vocabulary()
+    codes = np.array([vocab.index(ch) for ch in CORPUS], dtype=np.int64)   # (L,)
+    starts = rng.integers(0, len(CORPUS) - T, size=n)                      # (N,)
+    idx = starts[:, None] + np.arange(T)                                   # (N, T)
+    return codes[idx].astype(np.float64), codes[idx + 1]                   # (N, T), (N, T)

@@ -74,6 +74,8 @@ def generate_text(prog, n: int = TEXT_CHARS) -> GeneratedText:
     character, appended, and the window slides on, `n` times. Deterministic: the same
     parameters write the same text."""
     vocab = vocabulary()
+    if len(prog.input_shape) == 1:                  # ids into an embedding (a transformer)
+        return _generate_ids(prog, vocab, int(prog.input_shape[0]), n)
     T, V = (int(d) for d in prog.input_shape)
     codes = [vocab.index(ch) for ch in CORPUS[:T]]
     window = np.zeros((1, T, V), dtype=np.float64)
@@ -87,4 +89,19 @@ def generate_text(prog, n: int = TEXT_CHARS) -> GeneratedText:
         window[0, :-1] = window[0, 1:]
         window[0, -1] = 0.0
         window[0, -1, k] = 1.0
+    return GeneratedText(CORPUS[:T], "".join(out))
+
+
+def _generate_ids(prog, vocab: str, T: int, n: int) -> GeneratedText:
+    """As generate_text, for a model that takes a window of ids (1, T) and scores the next
+    character at every position (1, T, V): the last position's best is appended."""
+    window = np.array([[vocab.index(ch) for ch in CORPUS[:T]]], dtype=np.float64)  # (1, T)
+    out = []
+    for _ in range(n):
+        scores = prog.predict(window)[0, -1].astype(np.float64)                    # (V,)
+        k = int(np.argmax(np.where(np.isfinite(scores), scores, -np.inf))) if np.isfinite(
+            scores).any() else 0
+        out.append(vocab[k])
+        window[0, :-1] = window[0, 1:]
+        window[0, -1] = k
     return GeneratedText(CORPUS[:T], "".join(out))

@@ -25,6 +25,16 @@ def _size(layer: Layer, key: str) -> int:
     return int(v)
 
 
+def _vocab(layer: Layer) -> int:
+    """The vocab option; in float32 at most 2**24, the last integer it holds exactly."""
+    vocab = _size(layer, "vocab")
+    if layer.dtype == np.float32 and vocab > 2 ** 24:
+        raise TuinnError(f"{layer.name}: vocab = {vocab:,} is too large for float32 ids: "
+                         f"float32 holds integers exactly only up to {2 ** 24:,}", key="vocab",
+                         hint='use dtype = "float64"')
+    return vocab
+
+
 def _table(layer: Layer, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     opts = {**layer.defaults, **{k: v for k, v in layer.options.items() if v is not None}}
     return init_weight(opts["init"], shape, shape[0], shape[1], rng, layer.dtype,
@@ -62,8 +72,11 @@ class _Ids(Layer):
         index = self.__dict__.get("_index_buf")
         if index is None or index.shape != x.shape:
             index = self._index_buf = np.empty(x.shape, dtype=np.int64)
-        if K.ids_to_index(x, self.vocab, index) >= 0:
+        pos = K.ids_to_index(x, self.vocab, index)
+        if pos >= 0:                     # never a lookup with a bad index: an error instead
             check_ids(self, x)
+            raise TuinnError(f"{self.name}: entry {pos} of the input is not an id in "
+                             f"[0, {self.vocab})", key="data.x")
         self.cache["ids"] = index
         return index
 
@@ -80,7 +93,7 @@ class Embedding(_Ids):
             raise TuinnError(f"{self.name}: embedding takes ids, [model] input = [T] (the ids "
                              f"of one sample), got {list(self.in_shape)}", key="model.input",
                              hint="for example input = [8]: 8 ids a sample")
-        self.vocab, self.dim = _size(self, "vocab"), _size(self, "dim")
+        self.vocab, self.dim = _vocab(self), _size(self, "dim")
         self.params["W"] = _table(self, (self.vocab, self.dim), rng)          # (V, D)
         self.grads["W"] = np.zeros_like(self.params["W"])
         return (self.in_shape[0], self.dim)
@@ -115,7 +128,7 @@ class Skipgram(_Ids):
             raise TuinnError(f"{self.name}: skipgram takes (center, word) id pairs, [model] "
                              f"input = [2], got {list(self.in_shape)}", key="model.input",
                              hint="use input = [2]")
-        self.vocab, self.dim = _size(self, "vocab"), _size(self, "dim")
+        self.vocab, self.dim = _vocab(self), _size(self, "dim")
         self.params["W_in"] = _table(self, (self.vocab, self.dim), rng)       # (V, D)
         self.params["W_out"] = _table(self, (self.vocab, self.dim), rng)      # (V, D)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}

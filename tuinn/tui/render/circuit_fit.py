@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
-from rich.segment import Segment
 from rich.style import Style
 
 from tuinn.tui.render.circuit import _END, CircuitDiagram, DiagramNode, EdgeLabel
@@ -81,7 +80,7 @@ class Bands:
         self._chars: list[list[str]] | None = None
 
     def cells(self) -> tuple[list[list[str]], list[list[Style | None]]]:
-        """The bands' cells side by side with the wires between them (made on first use)."""
+        """The bands' cells, one above the other, and the wires between (made on first use)."""
         if self._chars is None:
             self._chars = [[" "] * self._width for _ in range(self._height)]
             self._styles: list[list[Style | None]] = [[None] * self._width

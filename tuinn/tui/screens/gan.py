@@ -105,6 +105,12 @@ class GanScreen(DebuggerScreen):
             self.message = f"breakpoint: {hit[1]}" if hit else "no breakpoint hit"
         self._do(go)
 
+    def action_add_breakpoint(self) -> None:
+        from tuinn.engine.breakpoints import parse_breakpoint
+        self._ask("Break when…", "e.g. spread < 0.05 (mode collapse) · d_wins · d_loss < 0.1 · "
+                  "g_loss > 5 · nan · iteration == 500 · step gen",
+                  parse_breakpoint, lambda s, text, names: s.breakpoints.add(text, names))
+
     def tensor_of(self, s, node: str, what: str):
         tape = s.tape
         return (tape.values if what == "value" else tape.grads).get(node)
