@@ -161,15 +161,20 @@ async def test_keys_typed_at_once_into_the_edit_dialog():
 
 
 @run_async
-async def test_keys_typed_while_loading_reach_the_dialog_they_open():
+async def test_keys_typed_while_loading_reach_the_dialog_they_open(monkeypatch):
+    import tuinn.engine.build as build
     from conftest import SCENARIOS
     from tuinn.scenario.loader import load_scenario
     from tuinn.tui.app import TuinnApp
+    release, real = threading.Event(), build.build_session
+    monkeypatch.setattr(build, "build_session", lambda spec: (release.wait(30), real(spec))[1])
     app = TuinnApp(load_scenario(str(SCENARIOS / "spiral.toml")))     # builds on a thread
     async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
         assert app.screen.__class__.__name__ == "LoadingScreen"
         for key in ("J", "4", "2", "enter"):
             await pilot.press(key)
+        release.set()
         await settle(pilot, 120)
         assert app.session.iteration == 42
 

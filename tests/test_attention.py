@@ -230,3 +230,10 @@ def test_memory_estimate_counts_the_weights_per_head():
         load_text(text.replace("generator = \"copy\"", "generator = \"copy\"\nnoise = 0"),
                   "a.toml")
     assert "too large" in str(err.value) or "too many" in str(err.value)
+
+
+@pytest.mark.parametrize("causal", ["true", "false"])
+def test_packed_run_mode_is_bit_for_bit_the_plain_path(causal):
+    from test_fastpath import train_both
+    fast, plain = train_both(scenario(causal=causal), 4)     # compares every cache too
+    assert fast.packed is not None and plain.packed is None

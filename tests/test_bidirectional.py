@@ -269,6 +269,12 @@ def test_recurrent_view_shows_the_forward_direction():
     assert data is not None and data.H == 3 and data.phase == "forward"
     layer = prog.layers[0]
     assert data.numbers["h"] == pytest.approx(float(layer.cache["h"][0, data.t - 1, 0]))
+    bwd = next(st for st in session.steps if st.layer == "lstm1" and st.phase == "backward")
+    session.goto(session.tick_of(bwd.index) + 1)              # the backward pass's t = T
+    data = recurrent_view(session, "lstm1")
+    assert data.phase == "backward" and data.t == 5
+    np.testing.assert_allclose(data.dh_norm[5], np.linalg.norm(layer.cache["dh"][:, 4], axis=1)
+                               .mean())
 
 
 def test_memory_estimate_counts_both_directions():
@@ -277,3 +283,10 @@ def test_memory_estimate_counts_both_directions():
     two = layer_parts([LayerSpec("gru", "g", {"hidden": 2, "bidirectional": True})], (5, 3))[0]
     assert two.params == 2 * one.params == 2 * (3 * 6 + 2 * 6 + 2 * 6)
     assert two.values == 2 * one.values
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_packed_run_mode_is_bit_for_bit_the_plain_path(cell):
+    from test_fastpath import train_both
+    fast, plain = train_both(scenario(cell, seq=True, l2=0.01), 4)   # every cache too
+    assert fast.packed is not None and plain.packed is None

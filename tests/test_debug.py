@@ -604,6 +604,8 @@ def test_graph_watches_show_gradients_arriving_in_parts(scenario):
 
 # ---------------------------------------------------------------- every bundled scenario
 BUNDLED = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+# scenarios whose lesson is units that are dead from the start
+DEAD_ON_PURPOSE = {"init-zeros", "preprocess-none"}
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -612,6 +614,8 @@ def test_every_name_of_every_bundled_scenario_reads(name, scenario):
     prog = s.program
     if prog.kind == "gan":
         pytest.skip("gan: no watches; its breakpoints are tested in tests/test_gan.py")
+    if prog.kind == "knn":
+        pytest.skip("knn: breakpoints and watches are refused (tests/test_knn.py)")
     names = debug_names(prog)
     texts = list(names) + [f"{n}.grad" for n, k in names.items()
                            if k.split(":")[0] in ("input", "layer", "param", "value")]
@@ -634,11 +638,13 @@ def test_every_name_of_every_bundled_scenario_reads(name, scenario):
         hit = bps.first_hit_step(s)
         got.append(hit and hit[0].kind)
     assert {"nan", "inf"}.isdisjoint(got)      # a healthy first pass
-    assert set(got) - {None} <= {"step"}
+    dead = {"dead_relu"} if name == "init-zeros" else set()    # its lesson: all units dead
+    assert set(got) - {None} <= {"step"} | dead
     if prog.kind == "network":
         prog.train_iteration()
         values = ws.evaluate_program(prog)
         assert all(v.available or v.note for v in values)
         assert {v.text for v in values if v.available} >= {"loss", "input"} | set(prog.param_layers)
         hit = bps.first_hit_fast(prog)
-        assert hit and hit[0].kind == "step"                # only "the next iteration ..."
+        expected = {"step", "dead_relu"} if name in DEAD_ON_PURPOSE else {"step"}
+        assert hit and hit[0].kind in expected              # only "the next iteration ..."

@@ -444,3 +444,14 @@ def test_cli_errors_exit_2_without_a_traceback(tmp_path):
     result = CliRunner().invoke(app, ["check", str(bad)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "did you mean 'ring'" in result.output
+
+
+def test_the_status_shows_both_losses():
+    from tuinn.tui.present_gan import losses_text
+    session = build_session(small(d_steps=1))
+    assert losses_text(session) == "D loss ? · G loss ?"
+    session.run_to_end()
+    tape = session.tape
+    from tuinn import fmt
+    assert losses_text(session) == (f"D loss {fmt.num(tape.extra['d_loss'], 4)} · "
+                                    f"G loss {fmt.num(tape.extra['g_loss'], 4)}")

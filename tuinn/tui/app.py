@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 
@@ -75,9 +74,8 @@ class TuinnApp(KeysInOrder, App):
         self.session = session
         pending = list(getattr(self.screen, "pending", []))
         self.switch_screen(self.make_screen())
-        for key in pending:        # replay what was typed while loading, characters too
-            name = key_name(key)
-            self.post_message(events.Key(key, name if len(name) == 1 else None))
+        for key in pending:                       # replay what was typed while loading
+            self.simulate_key(key)
 
     def _failed(self, err: TuinnError) -> None:
         self.build_error = err

@@ -114,6 +114,18 @@ class GanPresenter:
                         explain=explain)
 
 
+def losses_text(session) -> str:
+    """The status line's value: both losses of this iteration (or of the last one run)."""
+    prog, tape = session.program, session.tape
+    out = []
+    for key, series in (("D", prog.losses), ("G", prog.g_losses)):
+        v = tape.extra.get(f"{key.lower()}_loss")
+        if v is None and len(series):
+            v = series[-1]
+        out.append(f"{key} loss " + ("?" if v is None else fmt.num(float(v), 4)))
+    return " · ".join(out)
+
+
 def step_line(session, index: int) -> tuple[str, str, str]:
     """(phase, node, what it does) for the step list."""
     from tuinn.tui.present import PHASE_SHORT

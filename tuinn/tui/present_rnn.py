@@ -65,6 +65,7 @@ class GateMap:
     lo: float                # range over the revealed entries (nan when none)
     hi: float
     saturation: Saturation | None = None
+    marker: int | None = None  # the ▼ column when not the current t (the backward direction's)
 
 
 @dataclass
@@ -144,11 +145,31 @@ def recurrent_view(session: Session, layer_name: str, unit: int = 0,
             data.dc_norm = _norms(cache["dc"], t)
         if t == 1 and data.dh_norm[T] > 0:
             data.gradient_ratio = float(data.dh_norm[1] / data.dh_norm[T])
+    if getattr(layer, "bi", False) and "h_r" in cache:
+        _reverse_maps(data, cache, sample, exact and here in (fwd.index, getattr(bwd, "index", -1)))
     pre = _preacts(session, layer, x, cache, sample, t)
     _equations(data, cache, pre)
     flagged = [s.gate for s in data.saturation if s.saturated]
     data.note = f"saturated: {', '.join(flagged)}" if flagged else ""
     return data
+
+
+def _reverse_maps(data: RecurrentData, cache: dict, sample: int, stepping: bool) -> None:
+    """A bidirectional layer's second direction, which runs from t = T down to 1: its maps
+    (symbols "←h", "←∇h", ...) on the same time axis, revealed from the right on the
+    forward pass; its backward pass (BPTT from t = 1 up) revealed from the left."""
+    T, t = data.T, data.t
+    if data.phase == "forward":
+        keys = [(k, label, "value") for k, label, _ in FORWARD[data.cell]]
+        shown, mark = ((T - t, T), T - t) if stepping else ((0, T), 0)
+    else:
+        keys = [(k, label, "grad") for k, label in BACKWARD[data.cell]]
+        shown, mark = ((0, T - t + 1), T - t) if stepping else ((0, T), T - 1)
+    for key, label, kind in keys:
+        m = _map(key + "_r", label + " (backward direction)", kind, cache[key + "_r"][sample],
+                 shown, None)
+        m.symbol, m.marker = "←" + (("∇" + key[1:]) if kind == "grad" else key), mark
+        data.maps.append(m)
 
 
 # ------------------------------------------------------------------ lookups

@@ -9,7 +9,8 @@ concat(Wq^T, Wk^T, Wv^T), in_proj_bias = concat(bq, bk, bv), out_proj = (Wo^T, b
 (N, T, D) the projections, "scores" (N, heads, T, T) = q.k / sqrt(dk) without the mask,
 "A" (N, heads, T, T) the attention weights (each query's row sums to 1; masked keys
 0), "C" (N, T, D) the heads' weighted sums side by side, "y" (N, T, D); after
-backward: "dy", "dC", "dQ", "dK", "dV" (N, T, D) and "dA", "dscores" (N, heads, T, T).
+backward: "dy", "dC", "dQ", "dK", "dV" (N, T, D) and "dA", "dscores" (N, heads, T, T)
+(0 at masked keys, whose weights are constants).
 They are views into layer-owned buffers that the next forward/backward overwrites.
 """
 

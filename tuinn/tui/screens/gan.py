@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 
 from tuinn.engine.controller import Progress
-from tuinn.tui.present_gan import GanPresenter, step_line
+from tuinn.tui.present_gan import GanPresenter, losses_text, step_line
 from tuinn.tui.screens.base import DebuggerScreen
 from tuinn.tui.widgets.gan_view import GanPlot, GanSide
 
@@ -50,6 +50,8 @@ class GanScreen(DebuggerScreen):
     def light_frame(self, s) -> dict:
         """What run mode redraws: the status, the map and the losses."""
         f = super().frame(s)
+        phase, tick, total, _, extra = f["status"]
+        f["status"] = (phase, tick, total, losses_text(s), extra)
         f["gan"] = self.presenter.frame(s, self.query_one(GanPlot).grid_dims)
         return f
 

@@ -31,6 +31,12 @@ from tuinn.tui.widgets.depth_view import DepthPanel
 from tuinn.tui.widgets.model_views import FitPanel, TextPanel
 from tuinn.tui.widgets.network_view import NetworkView
 from tuinn.tui.widgets.rnn_view import RecurrentView
+from tuinn.tui.present_views import layer_views
+from tuinn.tui.widgets.attention_view import AttentionView
+from tuinn.tui.widgets.embed_view import EmbedView
+from tuinn.tui.widgets.norm_view import NormView
+
+LAYER_VIEWS = {"attn": AttentionView, "norm": NormView, "embed": EmbedView}
 from tuinn.tui.widgets.tensor_view import TensorInspector
 
 
@@ -63,6 +69,7 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         self.conv_pick = (None, None, 0)     # (layer, selected output cell, filter)
         self.data_panel: DataPanel | None = None
         self.rnn_pick: tuple[str | None, int] = (None, 0)      # (layer, selected unit)
+        self.view_picks: dict[str, tuple] = {}   # attention / norm / embedding selections
         self.flow: str | None = None         # d: None, "grad" or "ratio" colouring
         self.expanded: str | None = None     # Enter: the layer drawn as its gates
 
@@ -71,6 +78,8 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         yield NetworkView(id="graph")
         yield ConvView(id="conv")
         yield RecurrentView(id="rnn")
+        for key, view in LAYER_VIEWS.items():   # attention, normalisation, embedding
+            yield view(id=key)
         with Horizontal(id="bottom"):
             yield TensorInspector(id="inspector")
             with ContentSwitcher(initial="loss", id="side"):
@@ -92,6 +101,8 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         self.query_one("#graph").focus()
         self.query_one(ConvView).display = False
         self.query_one(RecurrentView).display = False
+        for view in LAYER_VIEWS.values():
+            self.query_one(view).display = False
         self.data_panel = self.query_one(DataPanel) if "data" in self.views else None
         if self.data_panel is not None:
             self.data_panel.grid_dims = self.data_panel.grid_shape()
@@ -127,7 +138,7 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         f.update(
             lines=[step_line(s, i) for i in range(len(s.steps))],
             current=step.index if step else None, done=s.done_steps, follow=shown,
-            tensor=tensor_view(s, shown), conv=None, rnn=None)
+            tensor=tensor_view(s, shown), conv=None, rnn=None, attn=None, norm=None, embed=None)
         f.update(self.layer_frame(s, current))
         if self.layer_view and step is not None:
             picked, cell, filt = self.conv_pick
@@ -138,6 +149,7 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
             if layer is not None:
                 picked, unit = self.rnn_pick
                 f["rnn"] = recurrent_view(s, layer, unit=unit if picked == layer else 0)
+            f.update(layer_views(s, self.view_picks))
         return f
 
     def layer_frame(self, s, current: str | None) -> dict:
@@ -189,22 +201,45 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         graph.show(f["diagram"], f["boxes"], f.get("cell"))
         graph.selected = f["follow"]          # up/down move on from the node on show
         self.query_one(TensorInspector).show(f["tensor"])
-        self.draw_layer_view(f.get("conv"), f.get("rnn"))
+        self.draw_layer_view(f.get("conv"), f.get("rnn"),
+                             {key: f.get(key) for key in LAYER_VIEWS})
 
-    def draw_layer_view(self, conv_data, rnn_data) -> None:
-        """The top panel: the layer's own view inside a conv or recurrent step, else the graph."""
+    def draw_layer_view(self, conv_data, rnn_data, others: dict | None = None) -> None:
+        """The top panel: the layer's own view inside a conv, recurrent, attention,
+        normalisation or embedding step, else the graph."""
         graph, conv, rnn = self.query_one(NetworkView), self.query_one(ConvView), self.query_one(RecurrentView)
+        others = {k: v for k, v in (others or {}).items() if v is not None}
         if not self.layer_view:
             conv_data = rnn_data = None
+            others = {}
         if conv_data is not None:
             conv.show(conv_data)
         if rnn_data is not None:
             rnn.show(rnn_data)
+        extra = {key: self.query_one(view) for key, view in LAYER_VIEWS.items()}
         shown = conv if conv_data is not None else rnn if rnn_data is not None else graph
-        had_focus = self.focused in (graph, conv, rnn)
+        if shown is graph and others:
+            key, data = next(iter(others.items()))
+            extra[key].show(data)
+            shown = extra[key]
+        had_focus = self.focused in (graph, conv, rnn, *extra.values())
         graph.display, conv.display, rnn.display = shown is graph, shown is conv, shown is rnn
+        for view in extra.values():
+            view.display = shown is view
         if had_focus:                                  # the focus follows the panel
             shown.focus()
+
+    def on_attention_view_changed(self, message: AttentionView.Changed) -> None:
+        self.view_picks[message.layer] = (message.head, message.query, message.key)
+        self.refresh_frame()
+
+    def on_norm_view_changed(self, message: NormView.Changed) -> None:
+        self.view_picks[message.layer] = (message.selected,)
+        self.refresh_frame()
+
+    def on_embed_view_changed(self, message: EmbedView.Changed) -> None:
+        self.view_picks[message.layer] = (message.selected,)
+        self.refresh_frame()
 
     def on_recurrent_view_unit_changed(self, message: RecurrentView.UnitChanged) -> None:
         self.rnn_pick = (message.layer, message.unit)

@@ -82,7 +82,8 @@ def _maps(data: RecurrentData, width: int, max_rows: int) -> Table:
         if first:
             labels = [str(u) for u in range(rows)] if units else [f"x{j}" for j in range(rows)]
         heat = Heatmap(m.values, max_rows=max_rows, max_cols=cols, cell_width=1,
-                       marker_col=data.t - 1, row_labels=labels,
+                       marker_col=data.t - 1 if m.marker is None else m.marker,
+                       row_labels=labels,
                        marker_row=data.unit if units else None)
         w = 1 + cols + (label if first else 0)
         cells.append(Group(_title(m, w), _Map(heat, w, rows > max_rows or data.T > cols)))
@@ -137,8 +138,11 @@ def _norm_plot(data: RecurrentData, width: int) -> list[RenderableType]:
 def _legend(data: RecurrentData) -> Text:
     names = " · ".join(f"{m.symbol} {m.label}" for m in data.maps)
     blank = "left of" if data.phase == "backward" else "right of"
+    both = any(m.symbol.startswith("←") for m in data.maps)
+    rev = ("\n← the backward direction: it runs from t = T down to 1, right to left on the "
+           "same time axis; the dense layer sees both at each t") if both else ""
     return Text(f"{names}\ncells ░▒▓█ |x| / the map's largest, ▂▄▆▇ negative; ▼ t; ▶ unit; "
-                f"blank {blank} ▼: not reached yet", style="dim")
+                f"blank {blank} ▼: not reached yet{rev}", style="dim")
 
 
 def render_recurrent(data: RecurrentData | None, width: int = 80, height: int = 20) -> Group:
