@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import SCENARIOS
+from rich.cells import cell_len
 from rich.console import Console
 
 from tuinn.engine.build import open_session
@@ -110,7 +111,7 @@ def _text(renderable, width: int) -> str:
 def test_the_view_is_never_wider_than_its_slot(width, height, phase):
     d = attention_view(_at(phase), "attention1")
     text = _text(render_attention(d, width, height), width)
-    assert max(len(line.rstrip()) for line in text.splitlines()) <= width
+    assert max(cell_len(line.rstrip()) for line in text.splitlines()) <= width
     assert "score(q 15" in text and "head 0: A" in text
 
 
