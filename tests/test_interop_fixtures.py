@@ -24,6 +24,8 @@ LAYERS = {
     "norms": ["dense", "layernorm", "gelu", "dense", "tanh", "batchnorm", "dense"],
     "bilstm-seq": ["lstm", "dense"],
     "bigru-final": ["gru", "dense"],
+    "lstm-hn": ["lstm", "dense"],
+    "bilstm-cat": ["lstm", "dense"],
 }
 #: a scenario with the layers of each model, for the state dicts to fill
 BASE = {

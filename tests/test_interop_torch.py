@@ -152,3 +152,78 @@ def test_a_module_with_hooks_is_not_run(tmp_path):
     torch.save(model, tmp_path / "m.pt")
     code, _, err = cli(["import", tmp_path / "m.pt", "--out", tmp_path / "o.toml"])
     assert code == 2 and "hooks" in err
+
+
+class TinyLM(nn.Module):
+    """Embedding, self-attention (2 heads), mean over time, a Linear: the contract's
+    embedding, attention, seq_pool and dense layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(7, 4)
+        self.attn = nn.MultiheadAttention(4, 2, batch_first=True)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, ids):
+        x = self.emb(ids)
+        return self.fc(self.attn(x, x, x, need_weights=False)[0].mean(dim=1))
+
+
+def test_attention_state_dict_fills_a_scenario(tmp_path):
+    """MultiheadAttention's in_proj/out_proj split per the contract; checked against
+    autograd in float64."""
+    from tuinn.scenario import schema as S
+    if not {"embedding", "attention", "seq_pool"} <= set(S.LAYERS):
+        pytest.skip("no embedding, attention or seq_pool layer here")
+    torch.manual_seed(5)
+    model = TinyLM()
+    ids = torch.randint(0, 7, (4, 5))
+    y = torch.randn(4, 3)
+    torch.save(model.state_dict(), tmp_path / "lm.pt")
+    np.savez(tmp_path / "d.npz", x=ids.numpy().astype(np.float64), y=y.numpy())
+    (tmp_path / "base.toml").write_text(
+        '[scenario]\nname = "lm"\nkind = "network"\n[data]\nfile = "d.npz"\n[model]\n'
+        'input = [5]\nlayers = [{type = "embedding", vocab = 7, dim = 4}, {type = "attention",'
+        ' heads = 2}, {type = "seq_pool", mode = "mean"}, {type = "dense", units = 3}]\n'
+        '[loss]\ntype = "mse"\n[train]\nshuffle = false\n')
+    import_ok([tmp_path / "lm.pt", "--scenario", tmp_path / "base.toml", "--out",
+               tmp_path / "lm.toml"])
+    twin = TinyLM().double()
+    twin.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+    out = twin(ids)
+    loss = nn.functional.mse_loss(out, y.double())
+    loss.backward()
+    d, a = 4, twin.attn
+    exp = {"output": out.detach().numpy(), "loss": loss.detach().numpy()}
+    pairs = {"embedding1.W": (twin.emb.weight, twin.emb.weight.grad),
+             "dense1.W": (twin.fc.weight.T, twin.fc.weight.grad.T),
+             "dense1.b": (twin.fc.bias, twin.fc.bias.grad),
+             "attention1.Wo": (a.out_proj.weight.T, a.out_proj.weight.grad.T),
+             "attention1.bo": (a.out_proj.bias, a.out_proj.bias.grad)}
+    for j, q in enumerate("qkv"):
+        rows = slice(j * d, (j + 1) * d)
+        pairs[f"attention1.W{q}"] = (a.in_proj_weight[rows].T, a.in_proj_weight.grad[rows].T)
+        pairs[f"attention1.b{q}"] = (a.in_proj_bias[rows], a.in_proj_bias.grad[rows])
+    for k, (v, g) in pairs.items():
+        exp[f"value/{k}"], exp[f"grad/{k}"] = v.detach().numpy(), g.detach().numpy()
+    bad = mismatches(tmp_path / "lm.toml", exp)
+    assert not bad, bad[:6]
+
+
+def test_a_zip_that_unpacks_too_large_is_refused(tmp_path, monkeypatch):
+    """A small file whose compressed members unpack to more than the memory limit."""
+    import zipfile
+    path = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("archive/data/0", b"\0" * 5_000_000)
+    assert path.stat().st_size < 100_000
+    monkeypatch.setenv("TUINN_MEMORY_LIMIT", "1MB")
+    code, _, err = cli(["import", path, "--out", tmp_path / "o.toml"])
+    assert code == 2 and "unpacks to 5 MB, over the limit" in err
+
+
+def test_garbage_is_not_a_pytorch_file(tmp_path):
+    path = tmp_path / "junk.pt"
+    path.write_bytes(b"\x80\x02garbage")
+    code, _, err = cli(["import", path, "--out", tmp_path / "o.toml"])
+    assert code == 2 and "not a readable PyTorch file" in err

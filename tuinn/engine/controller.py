@@ -44,6 +44,10 @@ class Controller:
         self._pause = threading.Event()
         self.running = False
         self.busy = False
+        #: set when run mode may start: cleared while the kernels compile in the
+        #: background (tuinn/engine/warmup.py), as run mode needs the compiled path
+        self.compiled = threading.Event()
+        self.compiled.set()
         self.error: BaseException | None = None
         #: computed on the engine thread with every run-mode report (e.g. a decision grid)
         self.report_extras: Callable[[Session], dict] | None = None
@@ -110,6 +114,8 @@ class Controller:
             self._pause.wait(due - now)
 
     def _run_mode(self, session: Session) -> None:
+        while not self.compiled.wait(0.05) and not self._pause.is_set():
+            pass                             # the warm-up is compiling: wait (pause ends it)
         prog = session.program
         if session.tick > 0:                 # finish the iteration being stepped through
             session.next_iteration()

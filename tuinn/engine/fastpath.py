@@ -111,6 +111,7 @@ class ChainPlan:
         self.kernel = K.chain_classes if self.classes else K.chain_values
         # what each layer's forward leaves in its cache, as (cache, key, array)
         self.bindings = []
+        self.out = view(table[-1][5], out)                   # (N, O) the batch's output
         prev = self.x
         for layer, row in zip(layers, table):
             kind, fi, fo, _, _, y_off, mask_off, _ = row

@@ -12,6 +12,7 @@ from typing import Iterable
 import numpy as np
 
 from tuinn.engine.kernels import loss as K
+from tuinn.engine.scratch import Scratch
 from tuinn.errors import TuinnError
 from tuinn.scenario.spec import LossSpec
 
@@ -60,7 +61,7 @@ class Loss:
                              hint="one of " + ", ".join(LOSSES))
         self.spec = LossSpec(type=self.type, margin=self.margin, l2=self.l2)  # as in effect
         self.cache: dict[str, np.ndarray] = {}
-        self._bufs: dict[str, np.ndarray] = {}
+        self._bufs = Scratch(zeros=False)
         self._bad = np.zeros(1, dtype=np.int64)
         self.value = float("nan")
 
@@ -70,10 +71,7 @@ class Loss:
         return self.type in CLASS_LOSSES
 
     def _buf(self, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        buf = self._bufs.get(key)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._bufs[key] = np.empty(shape, dtype=dtype)
-        return buf
+        return self._bufs.get(key, shape, dtype)      # kept per shape (engine/scratch.py)
 
     # ------------------------------------------------------------------ targets
     def check_targets(self, target, out_shape: tuple[int, ...], dtype=None) -> np.ndarray:

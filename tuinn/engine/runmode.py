@@ -35,6 +35,7 @@ def train_iteration(prog) -> float:
         stepped = not l2 and opt.type == "sgd" and not frozen   # the fused call updates too
         loss = (plan.run(prog.x, prog.y, rows, opt.lr if stepped else None)
                 + (prog.l2_value() if l2 else 0.0))
+        prog.last_batch = (plan.out, plan.target)     # for the epoch's running accuracy
         if it == len(prog.losses):
             prog.losses.append(loss)           # record_loss's usual case, a float already
         else:
@@ -68,6 +69,7 @@ def layer_by_layer(prog, it: int, xb: np.ndarray, yb: np.ndarray) -> float:
         h = layer.forward(h, True, rng)
     loss = prog.loss.forward(h, yb) + prog.l2_value()
     prog.record_loss(it, loss)
+    prog.last_batch = (h, yb)             # the batch's output and targets (training.py)
     d = prog.loss.backward()
     l2 = prog.spec.network.loss.l2
     first = prog._first_dx

@@ -1,4 +1,10 @@
-"""Provides `train`: headless training epoch by epoch (for `tuinn train`), and `save_params`."""
+"""Provides `train`: headless training epoch by epoch (for `tuinn train`), and `save_params`.
+
+Each epoch's training loss and accuracy come from the batches as they were trained (a
+running mean, as Keras reports them: every batch's loss and predictions at its forward
+pass, before that batch's update), never from another pass over the training set; the
+validation loss and accuracy come from one eval-mode pass over the held-out split.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from tuinn.engine.kernels import metrics as M
+from tuinn.engine.losses import Loss
+
 
 @dataclass
 class EpochResult:
@@ -16,7 +25,7 @@ class EpochResult:
     iteration: int
     loss: float                 # mean training loss over the epoch's iterations
     val_loss: float | None
-    accuracy: float | None      # on the training set, classification only
+    accuracy: float | None      # the epoch's batches as trained (running), or None
     val_accuracy: float | None
     seconds: float
 
@@ -31,10 +40,42 @@ class NonFinite(Exception):
 
 
 def accuracy(prog, x, y) -> float | None:
+    """Share of x predicted right by the current parameters (eval mode); None for mse."""
     if len(x) == 0 or not (prog.loss.is_classification or prog.loss.type == "bce"):
         return None
     pred = prog.loss.predict(prog.predict(x))
     return float(np.mean(pred.reshape(np.shape(y)) == y))
+
+
+def batch_correct(loss, out: np.ndarray, target: np.ndarray) -> int:
+    """How many of a batch's predictions (out, as the forward pass left it) match its
+    targets: per sample (per position for a sequence) for softmax_ce and hinge, per
+    element for bce; as `loss.predict(out) == target` counts them."""
+    out = out if out.flags.c_contiguous else np.ascontiguousarray(out)
+    if loss.is_classification:
+        labels = target.reshape(-1)
+        return int(M.count_correct_classes(out.reshape(labels.size, out.shape[-1]),
+                                           np.ascontiguousarray(labels, dtype=np.int64)))
+    t = target if target.dtype == out.dtype and target.flags.c_contiguous else \
+        np.ascontiguousarray(target, dtype=out.dtype)
+    return int(M.count_correct_binary(out.reshape(-1), t.reshape(-1)))
+
+
+def validate(prog) -> tuple[float | None, float | None]:
+    """(loss, accuracy) on the held-out split in one eval-mode pass; the loss is
+    recorded for the loss curve, as `validation_loss` does. (None, None) without one."""
+    if not len(prog.x_val):
+        return None, None
+    out = prog.predict(prog.x_val)
+    loss = getattr(prog, "_validation_loss_fn", None)      # one Loss: buffers reused
+    if loss is None:
+        loss = prog._validation_loss_fn = Loss(prog.spec.network.loss)
+    value = float(loss.forward(out, prog.y_val) + prog.l2_value())
+    prog.losses.record_val(prog.iteration, value)
+    acc = None
+    if prog.loss.is_classification or prog.loss.type == "bce":
+        acc = batch_correct(prog.loss, out, prog.y_val) / max(1, np.size(prog.y_val))
+    return value, acc
 
 
 def train(session, epochs: int | None = None,
@@ -44,9 +85,11 @@ def train(session, epochs: int | None = None,
     prog = session.program
     epochs = prog.epochs if epochs is None else epochs
     start = time.perf_counter()
+    counts = prog.loss.is_classification or prog.loss.type == "bce"
     for epoch in range(epochs):
         total = 0.0                  # memory stays flat: the program keeps the losses,
-        for _ in range(prog.per_epoch):          # bounded (tuinn/engine/lossseries.py)
+        correct = seen = 0           # bounded (tuinn/engine/lossseries.py)
+        for _ in range(prog.per_epoch):
             loss = prog.train_iteration()
             total += loss
             if on_iteration:
@@ -54,8 +97,13 @@ def train(session, epochs: int | None = None,
             if not math.isfinite(loss) or not prog.params_finite():
                 where = session.goto_nonfinite() or "NaN or Inf in the parameters"
                 raise NonFinite(prog.iteration, where)
-        yield EpochResult(epoch, prog.iteration, total / prog.per_epoch, prog.validation_loss(),
-                          accuracy(prog, prog.x, prog.y), accuracy(prog, prog.x_val, prog.y_val),
+            if counts:                 # the batch's predictions, from its forward pass
+                out, target = prog.last_batch
+                correct += batch_correct(prog.loss, out, target)
+                seen += target.size
+        val_loss, val_acc = validate(prog)
+        yield EpochResult(epoch, prog.iteration, total / prog.per_epoch, val_loss,
+                          correct / seen if counts and seen else None, val_acc,
                           time.perf_counter() - start)
 
 

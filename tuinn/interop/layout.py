@@ -3,7 +3,8 @@
 A tensor computed from the input is a `Val`: a view of the chain of layers read so far
 (its `token` names the chain position) whose axes are tuples of `Atom`s, the axes of
 that position's own layout, permuted, merged or split. Transpose, Reshape, Flatten,
-Squeeze, Unsqueeze and Gather of the last time step change only the view. A layer takes
+Squeeze, Unsqueeze, a Gather of the last time step or of a direction of the final
+states, and a Concat of the two directions change only the view. A layer takes
 its input through `Chain.use`, which checks that the view is the layer's layout (or the
 flattened layout: a flatten layer is added) and settles the open choice of a recurrent
 layer (return_sequences or the last state).
@@ -139,21 +140,43 @@ def flatten(v: Val, axis: int) -> Val:
     return v.with_dims([first, tuple(a for d in v.dims[axis:] for a in d)])
 
 
-def gather_last(v: Val, axis: int, index: int, keep: bool) -> Val:
-    """Gather of one index on a time axis: the last step only."""
+def gather(v: Val, axis: int, index: int, keep: bool) -> Val:
+    """Gather of one index: the last time step of a recurrent layer's output, or one
+    direction of its final states (PyTorch's h_n[-1], or h_n[-2] and h_n[-1] to concat)."""
     axis = axis + len(v.dims) if axis < 0 else axis
     if not 0 <= axis < len(v.dims):
         raise LayoutError(f"axis {axis} out of range")
-    d = tuple(a for a in v.dims[axis] if a.size != 1)
-    if len(d) != 1 or d[0].role != "T" or index not in (-1, d[0].size - 1):
-        raise LayoutError("only a Gather of the last time step of a recurrent layer's "
-                          "output maps to a layer (return_sequences = false)")
     dims = list(v.dims)
     if keep:
         dims[axis] = ()
     else:
         del dims[axis]
+    atoms = v.dims[axis]
+    if len(atoms) == 1 and atoms[0].role == "D" and v.tag == "final":
+        size = atoms[0].size
+        j = index + size if index < 0 else index
+        if not 0 <= j < size:
+            raise LayoutError(f"index {index} is not a direction of {size}")
+        return v.with_dims(dims, "final" if size == 1 else f"dir{j}")
+    d = tuple(a for a in atoms if a.size != 1)
+    if len(d) != 1 or d[0].role != "T" or index not in (-1, d[0].size - 1):
+        raise LayoutError("only a Gather of the last time step of a recurrent layer's "
+                          "output, or of its final states by direction, maps to a layer")
     return v.with_dims(dims, "last")
+
+
+def concat_directions(v0: Val, v1: Val, axis: int, pending) -> Val:
+    """Concat of a bidirectional layer's two final states (forward, then backward) on
+    the feature axis: the layer's last state, as tuinn concatenates it."""
+    if pending is None or v0.token is not v1.token or (v0.tag, v1.tag) != ("dir0", "dir1") \
+            or pending.directions != 2:
+        raise LayoutError("only a Concat of a bidirectional layer's final states, forward "
+                          "then backward, maps to a layer")
+    n0, rank = normal(v0.dims), len(v0.dims)
+    if n0 != normal(v1.dims) or axis not in (-1, rank - 1) or len(n0) != 2:
+        raise LayoutError("the final states are concatenated on an axis other than the "
+                          "features")
+    return Val(pending.last, v0.token, "final")
 
 
 # ------------------------------------------------------------------ the chain

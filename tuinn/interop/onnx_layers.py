@@ -136,7 +136,7 @@ def move(w, op: str, ins: list, a: dict) -> Y.Val:
         idx = _const(w, ins, 1, "indices")
         if idx.size != 1:
             raise Y.LayoutError("only a Gather of one index (the last time step) maps")
-        return Y.gather_last(v, int(a.get("axis", 0)), int(idx.reshape(-1)[0]), idx.ndim > 0)
+        return Y.gather(v, int(a.get("axis", 0)), int(idx.reshape(-1)[0]), idx.ndim > 0)
     except Y.LayoutError as err:
         raise w.error(str(err)) from None
 

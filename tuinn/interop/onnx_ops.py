@@ -268,6 +268,17 @@ def _check_recurrent(w, node, kind: str, a: dict, time: int, dirs: int) -> None:
                           "peepholes")
 
 
+def concat(w, node, ins, a):
+    """Only torch.cat((h_n[-2], h_n[-1]), dim=1): a bidirectional layer's final states."""
+    if len(ins) != 2 or not all(isinstance(v, Val) for v in ins):
+        raise w.error("a Concat of tensors computed from the input maps to no layer, but "
+                      "for a bidirectional layer's two final states")
+    try:
+        return [Y.concat_directions(ins[0], ins[1], int(a.get("axis", -1)), w.chain.pending)]
+    except Y.LayoutError as err:
+        raise w.error(str(err)) from None
+
+
 HANDLERS = {
     "Relu": elementwise("relu"),
     "LeakyRelu": elementwise("leaky_relu", lambda a: {"slope": f32(a.get("alpha", 0.01))}),
@@ -287,4 +298,5 @@ HANDLERS = {
     "LSTM": recurrent("lstm"),
     "GRU": recurrent("gru"),
     "RNN": recurrent("rnn"),
+    "Concat": concat,
 }

@@ -62,6 +62,16 @@ def convert(kind: str, group: dict[str, np.ndarray], where: str, path: str) -> d
         return {"gamma": get("weight"), "beta": get("bias")}
     if kind == "embedding":
         return {"W": get("weight")}
+    if kind == "attention":        # in_proj = concat(Wq^T, Wk^T, Wv^T), out_proj = Wo^T
+        w_in, b_in = get("in_proj_weight"), get("in_proj_bias", True)
+        d = w_in.shape[1]
+        b_in = np.zeros(3 * d) if b_in is None else b_in
+        w_out, b_out = get("out_proj.weight"), get("out_proj.bias", True)
+        out = {f"W{q}": w_in[j * d:(j + 1) * d].T.copy() for j, q in enumerate("qkv")}
+        out.update({f"b{q}": b_in[j * d:(j + 1) * d].copy() for j, q in enumerate("qkv")})
+        out["Wo"] = w_out.T.copy()
+        out["bo"] = np.zeros(d) if b_out is None else b_out
+        return out
     raise TuinnError(f"{where}: no conversion from PyTorch's names for a {kind} layer",
                      file=path, hint="save the arrays under tuinn's names (e.g. dense1.W)")
 
@@ -79,6 +89,9 @@ def fill(arrays: dict, targets: list, path: str) -> tuple[dict[str, np.ndarray],
     groups: dict[str, dict] = {}
     for k, a in arrays.items():
         prefix, _, leaf = k.rpartition(".")
+        parent, _, sub = prefix.rpartition(".")
+        if sub == "out_proj" and parent in groups:      # nn.MultiheadAttention's own Linear
+            prefix, leaf = parent, f"out_proj.{leaf}"
         if leaf not in BUFFERS:
             groups.setdefault(prefix, {})[leaf] = a
     if len(groups) > len(targets):

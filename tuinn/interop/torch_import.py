@@ -42,6 +42,7 @@ def load_torch(path: str):
         raise TuinnError(f"the file holds {L.fmt_bytes(size)}, over the limit of "
                          f"{L.fmt_bytes(limit)}", file=path,
                          hint=f"set {L.MEMORY_VARIABLE} (e.g. 8GB) to allow more")
+    _check_zip(path, limit)
     allowed = [getattr(torch.nn, n) for n in MODULES]
     try:
         with torch.serialization.safe_globals(allowed):
@@ -65,6 +66,23 @@ def load_torch(path: str):
         return obj
     raise TuinnError(f"the file holds a {safe(type(obj).__name__, limit=40)}, not a model "
                      "or a state_dict", file=path)
+
+
+def _check_zip(path: str, limit: int | None) -> None:
+    """torch.save writes a zip: what its members unpack to is checked before torch
+    reads them (a small compressed member could unpack to any size)."""
+    import zipfile
+    if limit is None or not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as z:
+            total = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise TuinnError("not a readable PyTorch file", file=path) from None
+    if total > limit:
+        raise TuinnError(f"the file unpacks to {L.fmt_bytes(total)}, over the limit of "
+                         f"{L.fmt_bytes(limit)}", file=path,
+                         hint=f"set {L.MEMORY_VARIABLE} (e.g. 8GB) to allow more")
 
 
 def _array(v, path: str, name: str) -> np.ndarray:

@@ -156,7 +156,8 @@ def recurrent_view(session: Session, layer_name: str, unit: int = 0,
 
 def _reverse_maps(data: RecurrentData, cache: dict, sample: int, stepping: bool) -> None:
     """A bidirectional layer's second direction, which runs from t = T down to 1: its maps
-    (symbols "←h", "←∇h", ...) on the same time axis, revealed from the right on the
+    (symbols "←h", "←∇h", ...) each beside the forward direction's, on the same time
+    axis, revealed from the right on the
     forward pass; its backward pass (BPTT from t = 1 up) revealed from the left."""
     T, t = data.T, data.t
     if data.phase == "forward":
@@ -169,7 +170,8 @@ def _reverse_maps(data: RecurrentData, cache: dict, sample: int, stepping: bool)
         m = _map(key + "_r", label + " (backward direction)", kind, cache[key + "_r"][sample],
                  shown, None)
         m.symbol, m.marker = "←" + (("∇" + key[1:]) if kind == "grad" else key), mark
-        data.maps.append(m)
+        at = next((i + 1 for i, f in enumerate(data.maps) if f.name == key), len(data.maps))
+        data.maps.insert(at, m)                      # beside the forward direction's map
 
 
 # ------------------------------------------------------------------ lookups

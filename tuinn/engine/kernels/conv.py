@@ -14,24 +14,19 @@ from __future__ import annotations
 import numpy as np
 
 from tuinn.engine.jit import kernel
+from tuinn.engine.scratch import Scratch
 
 
-class Workspace:
-    """Named scratch arrays, reallocated only when a shape or dtype changes.
+class Workspace(Scratch):
+    """Named scratch arrays of the conv/pool kernels, kept per shape (a smaller last
+    batch does not reallocate them; tuinn/engine/scratch.py). New arrays are zeros:
+    padded borders must start at 0.
 
     Arrays handed out (outputs included) are overwritten by the next call that asks for
-    the same name: copy what must outlive one forward/backward pass.
+    the same name and shape: copy what must outlive one forward/backward pass.
     """
 
-    def __init__(self):
-        self._arrays: dict[str, np.ndarray] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        arr = self._arrays.get(name)
-        if arr is None or arr.shape != tuple(shape) or arr.dtype != np.dtype(dtype):
-            arr = np.zeros(shape, dtype=dtype)   # zeros: padded borders must start at 0
-            self._arrays[name] = arr
-        return arr
+    __slots__ = ()
 
 
 def conv_out(size: int, k: int, p: int, s: int) -> int:
@@ -96,21 +91,29 @@ def _col2im_add(dcols, k, s, oh_n, ow_n, dxp):
 # ----------------------------------------------------------------------- forward
 
 @kernel
+def conv2d_sample(xpn, wm, b, k, s, oh_n, ow_n, colsn, yn4):
+    """One sample: yn4 (F, OH, OW) = wm (F, CKK) @ im2col(xpn) + b, its columns into
+    colsn (CKK, P)."""
+    F = wm.shape[0]
+    P = oh_n * ow_n
+    _im2col(xpn, k, s, oh_n, ow_n, colsn)
+    yn = yn4.reshape(F, P)                                   # (F, P) view
+    np.dot(wm, colsn, yn)
+    for f in range(F):
+        bf = b[f]
+        for q in range(P):
+            yn[f, q] += bf
+
+
+@kernel
 def conv2d_forward_kernel(xp, w, b, s, cols, y):
     """y[n] = W (F, CKK) @ im2col(xp[n]) + b; cols keeps every sample's columns."""
     N = xp.shape[0]                                          # xp (N, C, Hp, Wp)
     F, C, k, _ = w.shape                                     # w (F, C, K, K)
     oh_n, ow_n = y.shape[2], y.shape[3]                      # y (N, F, OH, OW)
-    P = oh_n * ow_n
     wm = w.reshape(F, C * k * k)                             # (F, CKK)
     for n in range(N):
-        _im2col(xp[n], k, s, oh_n, ow_n, cols[n])            # cols (N, CKK, P)
-        yn = y[n].reshape(F, P)                              # (F, P) view of y[n]
-        np.dot(wm, cols[n], yn)
-        for f in range(F):
-            bf = b[f]
-            for q in range(P):
-                yn[f, q] += bf
+        conv2d_sample(xp[n], wm, b, k, s, oh_n, ow_n, cols[n], y[n])
 
 
 # ---------------------------------------------------------------------- backward

@@ -17,59 +17,116 @@ from tuinn.engine.kernels.conv import Workspace, conv_out
 # ----------------------------------------------------------------------------- max
 
 @kernel
-def maxpool_forward_kernel(x, z, s, y, argmax):
-    """y = max over each z x z window; argmax = flat index r*W + c of the winner.
+def maxpool_plane(xf, xo, H, W, z, s, yf, af, yo, oh_n, ow_n):
+    """Max-pool the plane xf[xo:xo + H*W] (row-major H x W) into yf[yo:yo + OH*OW] and
+    its winners' flat indices r*W + c into af (the same span).
 
     The hot loop is a plain `v > best` (a NaN never wins it); a window that held a NaN
-    is rescanned so that its first NaN wins. Flat planes: 4-5x faster than 4-D indexing
-    with the NaN test inside the loop (32x8x28x28, size 2: 0.27 ms vs 0.9-1.9 ms).
+    (its sum is NaN; inf - inf also gives one, and the rescan then finds none) is
+    rescanned so that its first NaN wins. 2x2 windows at stride 2, the usual pool, take
+    a loop of their own over row pairs: about 1.8x faster (32x8x28x28: 0.19 ms vs
+    0.35 ms of CPU time).
     """
+    if z == 2 and s == 2:
+        for oh in range(oh_n):
+            r0 = 2 * oh * W
+            r1 = r0 + W
+            o = yo + oh * ow_n
+            for ow in range(ow_n):
+                c = 2 * ow
+                a0 = xf[xo + r0 + c]
+                a1 = xf[xo + r0 + c + 1]
+                b0 = xf[xo + r1 + c]
+                b1 = xf[xo + r1 + c + 1]
+                best = a0
+                idx = r0 + c
+                if a1 > best:
+                    best = a1
+                    idx = r0 + c + 1
+                if b0 > best:
+                    best = b0
+                    idx = r1 + c
+                if b1 > best:
+                    best = b1
+                    idx = r1 + c + 1
+                total = a0 + a1 + b0 + b1
+                if total != total and best == best:          # rare: the first NaN wins
+                    if a0 != a0:
+                        best = a0
+                        idx = r0 + c
+                    elif a1 != a1:
+                        best = a1
+                        idx = r0 + c + 1
+                    elif b0 != b0:
+                        best = b0
+                        idx = r1 + c
+                    elif b1 != b1:
+                        best = b1
+                        idx = r1 + c + 1
+                yf[o + ow] = best
+                af[o + ow] = idx
+        return
+    for oh in range(oh_n):
+        r0 = oh * s
+        for ow in range(ow_n):
+            c0 = ow * s
+            idx = r0 * W + c0
+            best = xf[xo + idx]
+            nan = False
+            for i in range(z):
+                row = (r0 + i) * W + c0
+                for j in range(z):
+                    v = xf[xo + row + j]
+                    nan |= v != v
+                    if v > best:
+                        best = v
+                        idx = row + j
+            if nan and best == best:                         # rare: the first NaN wins
+                found = False
+                for i in range(z):
+                    for j in range(z):
+                        q = (r0 + i) * W + c0 + j
+                        if not found and xf[xo + q] != xf[xo + q]:
+                            best = xf[xo + q]
+                            idx = q
+                            found = True
+            yf[yo + oh * ow_n + ow] = best
+            af[yo + oh * ow_n + ow] = idx
+
+
+@kernel
+def maxpool_back_plane(gf, af, go, m, df, do, plane):
+    """dx plane df[do:do + plane] = 0, then each upstream gradient gf[go + k] (k < m)
+    added at its window's winner af[go + k]."""
+    for q in range(do, do + plane):
+        df[q] = 0.0
+    for k in range(go, go + m):
+        df[do + af[k]] += gf[k]
+
+
+@kernel
+def maxpool_forward_kernel(x, z, s, y, argmax):
+    """y = max over each z x z window; argmax = flat index r*W + c of the winner
+    (maxpool_plane, plane by plane)."""
     N, C, H, W = x.shape                                     # (N, C, H, W)
     oh_n, ow_n = y.shape[2], y.shape[3]                      # y, argmax (N, C, OH, OW)
-    xf = x.reshape(N * C, H * W)                             # (N*C, H*W) views
-    yf = y.reshape(N * C, oh_n * ow_n)
-    af = argmax.reshape(N * C, oh_n * ow_n)
+    xf = x.reshape(x.size)                                   # flat views
+    yf = y.reshape(y.size)
+    af = argmax.reshape(argmax.size)
+    plane, m = H * W, oh_n * ow_n
     for p in range(N * C):
-        for oh in range(oh_n):
-            r0 = oh * s
-            for ow in range(ow_n):
-                c0 = ow * s
-                idx = r0 * W + c0
-                best = xf[p, idx]
-                nan = False
-                for i in range(z):
-                    row = (r0 + i) * W + c0
-                    for j in range(z):
-                        v = xf[p, row + j]
-                        nan |= v != v
-                        if v > best:
-                            best = v
-                            idx = row + j
-                if nan and best == best:                     # rare: the first NaN wins
-                    found = False
-                    for i in range(z):
-                        for j in range(z):
-                            q = (r0 + i) * W + c0 + j
-                            if not found and xf[p, q] != xf[p, q]:
-                                best = xf[p, q]
-                                idx = q
-                                found = True
-                yf[p, oh * ow_n + ow] = best
-                af[p, oh * ow_n + ow] = idx
+        maxpool_plane(xf, p * plane, H, W, z, s, yf, af, p * m, oh_n, ow_n)
 
 
 @kernel
 def maxpool_backward_kernel(dy, argmax, dx):
     """Route each upstream gradient to the element that won its window."""
     N, C, oh_n, ow_n = dy.shape                              # (N, C, OH, OW)
-    W = dx.shape[3]                                          # dx (N, C, H, W)
-    dx[:, :, :, :] = 0.0
-    for n in range(N):
-        for c in range(C):
-            for oh in range(oh_n):
-                for ow in range(ow_n):
-                    idx = argmax[n, c, oh, ow]
-                    dx[n, c, idx // W, idx % W] += dy[n, c, oh, ow]
+    plane = dx.shape[2] * dx.shape[3]                        # dx (N, C, H, W)
+    m = oh_n * ow_n
+    gf, af, df = dy.reshape(dy.size), argmax.reshape(argmax.size), dx.reshape(dx.size)
+    for p in range(N * C):
+        maxpool_back_plane(gf, af, p * m, m, df, p * plane, plane)
 
 
 # ------------------------------------------------------------------------- average

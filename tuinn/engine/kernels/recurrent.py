@@ -15,7 +15,6 @@ and keep NaN.
 
 from __future__ import annotations
 
-import math
 from math import factorial
 
 import numpy as np
@@ -30,8 +29,9 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 # ------------------------------------------------------------------ sigmoid, tanh
 
 def _expneg(y):
-    """(exp(-y), expm1(-y)) for y >= 0, in the dtype of y; only callable from kernels."""
-    raise NotImplementedError
+    """(exp(-y), expm1(-y)) for y >= 0, in the dtype of y. In a kernel run uncompiled
+    (tuinn/engine/jit.py) the same code, for the NumPy scalar's type."""
+    return _EXPNEG[_py_type(y)](y)
 
 
 def _make_expneg(F, I, lim, ln2hi, ln2lo, mbits, bias, float64):
@@ -78,6 +78,11 @@ def _make_expneg(F, I, lim, ln2hi, ln2lo, mbits, bias, float64):
     return impl64 if float64 else impl32
 
 
+def _py_type(y):
+    """The Numba type of a NumPy scalar's or array's dtype (a Python float: float64)."""
+    return types.float32 if getattr(y, "dtype", None) == np.float32 else types.float64
+
+
 _EXPNEG = {
     types.float64: _make_expneg(np.float64, np.int64, 745.2, 6.93147180369123816490e-01,
                                 1.90821492927058770002e-10, 52, 1023, True),
@@ -92,13 +97,13 @@ def _ov_expneg(y):
 
 
 def _sigmoid(z):
-    """Stable logistic function; only callable from kernels."""
-    raise NotImplementedError
+    """Stable logistic function (uncompiled: the same code, as `_expneg`)."""
+    return _ACT[_py_type(z)][0](z)
 
 
 def _tanh(z):
-    """tanh from expm1 (accurate near 0); only callable from kernels."""
-    raise NotImplementedError
+    """tanh from expm1 (accurate near 0; uncompiled: the same code, as `_expneg`)."""
+    return _ACT[_py_type(z)][1](z)
 
 
 def _make_act(F):
@@ -111,7 +116,7 @@ def _make_act(F):
 
     def tanh(z):
         e, em = _expneg(two * abs(z))
-        return math.copysign(np.divide(zero - em, two + em), z)
+        return np.copysign(np.divide(zero - em, two + em), z)
     return sigmoid, tanh
 
 
@@ -407,3 +412,6 @@ def recurrent_backward(cell: str, dy: np.ndarray, seq: bool, params: dict[str, n
                             ws["dA"], ws["dAh"], ws["dhrec"], ws["dxt"], ws["dx"],
                             grads["Wx"], grads["Wh"], grads["bx"], grads["bh"])
     return ws["dx"]
+
+
+from tuinn.engine.kernels import recurrent_np  # noqa: E402,F401  (cold start: their stand-ins)

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from tuinn.engine.scratch import Scratch
 from tuinn.errors import TuinnError
 
 LAYERS: dict[str, type["Layer"]] = {}
@@ -84,11 +85,10 @@ class Layer:
         """A layer-owned scratch array of `shape` (self.dtype), reused while the shape
         holds: outputs returned from forward/backward live in such buffers, so a caller
         that keeps one across calls must copy it."""
-        bufs = self.__dict__.setdefault("_buffers", {})
-        buf = bufs.get(key)
-        if buf is None or buf.shape != shape:
-            buf = bufs[key] = np.empty(shape, dtype=self.dtype)
-        return buf
+        bufs = self.__dict__.get("_buffers")        # kept per shape: a smaller last
+        if bufs is None:                            # batch does not reallocate them
+            bufs = self.__dict__["_buffers"] = Scratch(zeros=False)
+        return bufs.get(key, shape, self.dtype)
 
 
 def build_layer(spec, in_shape, rng, dtype) -> Layer:

@@ -22,7 +22,7 @@ from rich.text import Text
 
 GLYPHS = (" ", "░", "▒", "▓", "█")
 NEG_GLYPHS = (" ", "▂", "▄", "▆", "▇")
-POS_STYLE, NEG_STYLE, MASK_STYLE = "yellow", "blue", "dim"
+POS_STYLE, NEG_STYLE, MASK_STYLE = "", "blue", "dim"   # the default colour reads on any theme
 
 
 def glyph_level(x: float, scale: float) -> int:
@@ -91,7 +91,7 @@ class AttentionMap:
                     cell = ((NEG_GLYPHS if neg else GLYPHS)[lvl]) * cw
                     style = NEG_STYLE if neg else POS_STYLE
                 if i == self.query and j == self.key:
-                    style += " reverse"
+                    style = f"{style} reverse".strip()
                     cell = cell if cell.strip() else "◦" * cw
                 line.append(cell, style=style)
             out.append(line)

@@ -23,6 +23,7 @@ with its own "▶"), `labels_inline` ("value ∇grad" on the wire itself, one ro
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -91,6 +92,17 @@ def _pav(targets: list[Fraction]) -> list[Fraction]:
             blocks[-1][0] += s
             blocks[-1][1] += n
     return [s / n for s, n in blocks for _ in range(n)]
+
+
+def _inversions(ends: list[tuple[float, float]]) -> int:
+    """How many pairs of edges cross: (a, b) and (a2, b2) with a < a2 but b > b2.
+    O(n log n): in order of (a, b), count the b's seen so far that are larger."""
+    seen: list[float] = []
+    n = 0
+    for _, b in sorted(ends):
+        n += len(seen) - bisect.bisect_right(seen, b)
+        bisect.insort(seen, b)
+    return n
 
 
 class CircuitDiagram(CircuitPainter):
@@ -200,12 +212,21 @@ class CircuitDiagram(CircuitPainter):
             raise ValueError(f"circuit: duplicate ids, bad kinds {bad}, unknown args {unknown}"
                              f" or unknown output {self.output!r}")
         self._col = col = {}
-        while len(col) < len(nodes):
-            ready = [n for n in nodes if n.id not in col and all(a in col for a in n.args)]
-            if not ready:
-                raise ValueError("circuit: the graph has a cycle")
-            for n in ready:
-                col[n.id] = 1 + max((col[a] for a in n.args), default=-1)
+        waiting = {n.id: len(set(n.args)) for n in nodes}    # arguments not placed yet
+        users: dict[str, list[str]] = {n.id: [] for n in nodes}
+        for n in nodes:
+            for a in set(n.args):
+                users[a].append(n.id)
+        ready = [n.id for n in nodes if not waiting[n.id]]
+        while ready:                         # each node once, after all its arguments
+            key = ready.pop()
+            col[key] = 1 + max((col[a] for a in self.nodes[key].args), default=-1)
+            for u in users[key]:
+                waiting[u] -= 1
+                if not waiting[u]:
+                    ready.append(u)
+        if len(col) < len(nodes):
+            raise ValueError("circuit: the graph has a cycle")
         if self.inputs_near:                 # an input stands just left of its first user
             first: dict[str, int] = {}
             for n in nodes:
@@ -254,7 +275,9 @@ class CircuitDiagram(CircuitPainter):
         for src, dst, k, net in self._edges:     # per gap: net -> (source slot, its targets)
             self._nets[slots[src].col].setdefault(net, (src, []))[1].append((dst, k))
         self._slots = slots
-        self._layers = [[k for k, s in slots.items() if s.col == c] for c in range(self._ncols)]
+        self._layers = [[] for _ in range(self._ncols)]
+        for k, s in slots.items():
+            self._layers[s.col].append(k)
 
     def _port(self, pos: dict[str, float], key: str, k: int) -> float:
         n = max(1, len(self._slots[key].preds))
@@ -264,8 +287,7 @@ class CircuitDiagram(CircuitPainter):
         gaps: dict[int, list[tuple[float, float]]] = {}
         for s, d, k, _ in self._edges:
             gaps.setdefault(self._slots[s].col, []).append((pos[s], self._port(pos, d, k)))
-        return sum(1 for ends in gaps.values() for i, (a, b) in enumerate(ends)
-                   for a2, b2 in ends[i + 1:] if (a - a2) * (b - b2) < 0)
+        return sum(_inversions(ends) for ends in gaps.values())
 
     def _order(self) -> None:
         """Barycenter sweeps, down and up; keep the order with the fewest crossings."""
@@ -333,23 +355,37 @@ class CircuitDiagram(CircuitPainter):
         return tracks
 
     def _plan_gaps(self) -> None:
+        """Tracks for each gap. Where two edges swap rows, everything right of the gap
+        moves down or up until they can pass; such a move reaches the columns further
+        right only when their gap comes (`moved`), so each column is moved once."""
         self._tracks: list[dict[str, int]] = []
+        moved = 0                                  # the moves so far, not yet in column c + 1
         for c in range(self._ncols - 1):
-            used = [r for s in self._slots.values() for r in (s.y, s.y + s.h)]
+            self._shift(c + 1, moved)
             tracks = self._pack(c)
-            deltas = (d for i in range(1, 2 * (max(used) - min(used)) + 4) for d in (i, -i))
+            if tracks is not None:
+                self._tracks.append(tracks)
+                continue
+            rows = [r for i, layer in enumerate(self._layers) for key in layer
+                    for s in [self._slots[key]]
+                    for r in ((s.y, s.y + s.h) if i <= c + 1 else (s.y + moved, s.y + s.h + moved))]
+            deltas = (d for i in range(1, 2 * (max(rows) - min(rows)) + 4) for d in (i, -i))
             while tracks is None:                  # edges swap rows: shift the right side
                 d = next(deltas)
-                self._shift(c, d)
+                self._shift(c + 1, d)
                 if (tracks := self._pack(c)) is None:
-                    self._shift(c, -d)
+                    self._shift(c + 1, -d)
+            moved += d
             self._tracks.append(tracks)
-        self._shift(-1, -min(s.y for s in self._slots.values()))     # top row is 0
+        top = min(s.y for s in self._slots.values())
+        for s in self._slots.values():             # top row is 0
+            s.y -= top
         self._height = max(s.y + s.h for s in self._slots.values())
 
     def _shift(self, c: int, d: int) -> None:
-        for s in [s for s in self._slots.values() if s.col > c]:
-            s.y += d
+        """Move column c's things d rows down."""
+        for key in self._layers[c]:
+            self._slots[key].y += d
 
     def _labelled(self, key: str) -> bool:
         return self.label_nodes is None or key in self.label_nodes

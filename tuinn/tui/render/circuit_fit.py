@@ -14,13 +14,16 @@ Text layout only, no math.
 
 from __future__ import annotations
 
+import bisect
+import math
 from dataclasses import dataclass, replace
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.style import Style
 
-from tuinn.tui.render.circuit import _END, CircuitDiagram, DiagramNode, EdgeLabel
+from tuinn.tui.render.circuit import _END, GRAD_PREFIX, CircuitDiagram, DiagramNode, EdgeLabel
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Layout:
     bands: bool = False         # may wrap the columns into bands
     short: bool = False         # abbreviated labels (a tensor's mean without its shape)
     near: bool = False          # each input just left of its first user
+    no_labels: bool = False     # label no edge
 
 
 LAYOUTS = [
@@ -50,6 +54,15 @@ LAYOUTS = [
     Layout("current gate's labels", inline=True, row_gap=0, wire_pad=0, current_only=True,
            bands=True, short=True),
 ]
+#: a graph too large to search the layouts for: no labels at all (the inspector has them),
+#: the same drawing whichever gate is current, so a step replays it
+LAST_RESORT = Layout("no labels (large graph)", inline=True, row_gap=0, wire_pad=0, bands=True,
+                     short=True, no_labels=True)
+#: the nodes one search may lay out (summed over every drawing it tries) before it gives up
+#: on detail and goes to LAST_RESORT: a few hundred gates, far more than a bundled graph
+SEARCH_WORK = 6000
+#: nodes above which the search is skipped: the graph cannot fit with labels anyway
+LARGE = 120
 
 
 def _left_of(band: CircuitDiagram, into: tuple[str, ...]) -> int:
@@ -145,6 +158,10 @@ class Bands:
 _PLANS: dict[tuple, tuple] = {}      # (circuit, label widths, panel size) -> the layout found
 
 
+def _grad_cells(grad: str | None) -> int:
+    return 0 if grad is None else cell_len(GRAD_PREFIX + grad)
+
+
 class FitCircuit:
     """A circuit's data and styles; `fit` and `full` lay it out (cached per panel size)."""
 
@@ -162,6 +179,8 @@ class FitCircuit:
         self.styles = styles
         self._by_id = {n.id: n for n in nodes}
         self._cache: dict = {}
+        self.work = 0                 # nodes laid out so far, over every drawing tried
+        self._budget = math.inf       # the work at which the search gives up on detail
 
     def full(self) -> CircuitDiagram:
         d = self._build(LAYOUTS[0], self.nodes, self.output, self.output_name, full=True)
@@ -203,19 +222,32 @@ class FitCircuit:
         return drawing
 
     def _widths(self) -> tuple:
-        """What the layout depends on besides the graph: each edge label's cells."""
+        """What the layout depends on besides the graph: the cells each edge's labels
+        take, long and short (the reserve, or the label if wider). Numbers arriving
+        within the reserve change nothing, so a step replays the plan."""
         out = []
         for n in self.nodes:
             lab = self.labels.get(n.id) or EdgeLabel()
             short = lab.short or (lab.value, lab.grad)
-            out.append((len(lab.value), len(lab.grad or ""), len(short[0]), len(short[1] or ""),
-                        self.label_reserve.get(n.id)))
+            r = self.label_reserve.get(n.id) or (0, 0)
+            cells = (cell_len(lab.value), _grad_cells(lab.grad), cell_len(short[0]),
+                     _grad_cells(short[1]))
+            out.append(tuple(max(c, w) for c, w in zip(cells, r[:2] + (r[2:4] or r[:2]))))
         return tuple(out)
 
     def _search(self, width: int, height: int, skip: int = 0):
-        """(plan, drawing): the first candidate that fits, else the last one tried."""
+        """(plan, drawing): the first candidate that fits, else the last one tried. A large
+        graph, or a search that has laid out SEARCH_WORK nodes, goes to LAST_RESORT."""
         fallback = None
-        for layout in self.candidates()[skip:]:
+        todo = self.candidates()[skip:] if len(self.nodes) <= LARGE else [LAST_RESORT]
+        self._budget = self.work + SEARCH_WORK
+        while todo:
+            layout = todo.pop(0)
+            if layout is LAST_RESORT:
+                self._budget = math.inf
+            elif self.work + len(self.nodes) > self._budget:
+                todo = [LAST_RESORT]
+                continue
             one = self._build(layout, self.nodes, self.output, self.output_name)
             w, h = one.size()
             if w <= width and h <= height:
@@ -229,6 +261,7 @@ class FitCircuit:
                     if banded.size()[1] <= height:
                         return (layout, *banded.plan, layout.name), banded
                     fallback = (layout, *banded.plan, ""), banded
+        self._budget = math.inf
         plan, drawing = fallback
         drawing.layout = "too large to fit: scrolls"
         return plan[:3] + (drawing.layout,), drawing
@@ -236,6 +269,8 @@ class FitCircuit:
     def candidates(self) -> list[Layout]:
         """The layouts `fit` tries, in order: LAYOUTS, each compact one also with the
         inputs beside their gates when some input is first used late."""
+        if len(self.nodes) > LARGE:
+            return [LAST_RESORT]
         late = self._late_inputs()
         return [v for lay in LAYOUTS for v in
                 ([lay, replace(lay, name=lay.name + ", inputs by their gates", near=True)]
@@ -243,11 +278,10 @@ class FitCircuit:
 
     def _late_inputs(self) -> bool:
         """Whether some input is first used after the first column of gates."""
-        first_gates = {n.id for n in self.nodes
-                       if n.kind == "gate" and all(self._by_id[a].kind == "input" for a in n.args)}
-        return any(n.kind == "input" and not any(n.id in g.args for g in self.nodes
-                                                 if g.id in first_gates)
-                   and any(n.id in g.args for g in self.nodes) for n in self.nodes)
+        first = {a for n in self.nodes if n.kind == "gate"
+                 and all(self._by_id[a].kind == "input" for a in n.args) for a in n.args}
+        used = {a for n in self.nodes for a in n.args}
+        return any(n.kind == "input" and n.id not in first and n.id in used for n in self.nodes)
 
     # ---- bands ---------------------------------------------------------------------------
     def _banded(self, layout: Layout, whole: CircuitDiagram, width: int) -> Bands | None:
@@ -270,6 +304,7 @@ class FitCircuit:
             if carried:
                 cuts[c] = carried
         xs = [x for x, _ in cols] + [whole.size()[0]]
+        cut_cols = sorted(cuts)
 
         def est(first: int, end: int) -> int:
             """About the width of columns first..end-1 as a band, less a margin: a band
@@ -287,10 +322,14 @@ class FitCircuit:
                     bands.append(rest)
                     specs.append((start, last, into[-1], None))
                     break
-            # the widest band that fits (skipping those the whole's columns say cannot)
-            options = sorted((c for c in cuts if c >= start and est(start, c + 1) <= width),
-                             reverse=True)
+            # the widest band that fits (skipping those the whole's columns say cannot:
+            # est grows with c, so those that may fit are the cuts start..widest)
+            widest = bisect.bisect_right(xs, width + 12 + xs[start]) - 2
+            options = cut_cols[bisect.bisect_left(cut_cols, start):
+                               bisect.bisect_right(cut_cols, widest)][::-1]
             for c in options:
+                if self.work > self._budget:
+                    return None                    # the search gives up on this layout
                 band = self._band(layout, home, start, c, into[-1], cuts[c])
                 if band is not None and band.size()[0] + _left_of(band, into[-1]) <= width:
                     bands.append(band)
@@ -310,7 +349,8 @@ class FitCircuit:
         """The nodes of columns first..last. `into`: the edges from the band before, as
         inputs (nameless when one edge is wired in); `out` (None: the circuit's output):
         the edges this band hands on."""
-        nodes = [n for n in self.nodes if first <= home[n.id] <= last and n.id not in into]
+        nodes = [self.nodes[i] for i in self._in_columns(home, first, last)
+                 if self.nodes[i].id not in into]
         nodes[:0] = [DiagramNode(n, "" if len(into) == 1 else n, "input") for n in into]
         if out is None:
             outs, name = [self.output], self.output_name
@@ -321,10 +361,21 @@ class FitCircuit:
         except ValueError:                             # not a clean cut after all
             return None
 
+    def _in_columns(self, home: dict[str, int], first: int, last: int) -> list[int]:
+        """Indices (in order) of the nodes whose home is in columns first..last."""
+        if getattr(self, "_home", None) is not home:      # bucketed once per banding
+            self._home, self._at = home, {}
+            for i, n in enumerate(self.nodes):
+                self._at.setdefault(home[n.id], []).append(i)
+        return sorted(i for c in range(first, last + 1) for i in self._at.get(c, ()))
+
     def _build(self, layout: Layout, nodes, output, output_name, hidden=frozenset(),
                full=False, more=()) -> CircuitDiagram:
+        self.work += len(nodes)
         labelled = None
-        if layout.current_only:
+        if layout.no_labels:
+            labelled = set()
+        elif layout.current_only:
             cur = self._by_id.get(self.current) if self.current else None
             labelled = set() if cur is None else {cur.id, *cur.args}
         if hidden:

@@ -5,7 +5,8 @@ words highlighted, a word that would overlap another shown as "•".
 Conventions, which the tests rely on: exactly `height` lines of exactly `width` cells;
 the point (x, y) maps linearly from the points' range to columns 0..width-1 and rows
 height-1..0 (y up); a word is written from its point's column to the right (moved left
-to fit), the selected word first so it is never hidden.
+to fit) where it keeps a blank cell from the words beside it, the selected word first so
+it is never hidden.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class WordMap:
                 "bold yellow" if i in self.near else "cyan"
             word = self.words[i][:max(1, width)]
             c0 = min(c, width - len(word))
-            if all(not taken[r][j] for j in range(c0, c0 + len(word))):
+            span = range(max(0, c0 - 1), min(width, c0 + len(word) + 1))   # a gap each side
+            if all(not taken[r][j] for j in span):
                 for j, ch in enumerate(word):
                     cells[r][c0 + j] = (ch, style)
                     taken[r][c0 + j] = True

@@ -43,8 +43,8 @@ class DebuggerScreen(ScaffoldKeys, Screen):
         self.spec = spec
         self.session = session
         self.message = ""
-        self.ready = False
-        self.waiting = 0                  # step keys pressed before the kernels were ready
+        self.ready = False                # the kernels are compiled (steps run before too)
+        self.warmup = None                # the background compile (tuinn/engine/warmup.py)
         self.was_running = False          # run mode, as the footer last showed it
         self.warm_note = "compiling or loading kernels…"
         self.last_frame: dict = {}
@@ -78,18 +78,22 @@ class DebuggerScreen(ScaffoldKeys, Screen):
     def on_mount(self) -> None:
         self.status()
         self.controller.submit(self.frame)          # the panels appear before the kernels
-        self.controller.submit(self._warm, "warm")
+        self.start_warmup()
+
+    def start_warmup(self) -> None:
+        """Compile (or load) the kernels on a background thread; keys step meanwhile,
+        uncompiled, and run mode waits for it (a cold compile takes seconds)."""
+        from tuinn.engine.warmup import Warmup
+        self.controller.compiled.clear()
+
+        def finished() -> None:                     # on the warm-up thread
+            self.controller.compiled.set()
+            self.controller.submit(self._warm, "warm")
+        self.warmup = Warmup(self.spec, lambda i, n, what: self._from_engine(("warm", i, n, what)),
+                             finished).start()
 
     def _warm(self, session: Session) -> str:
-        """Run every step once so Numba compiles (or loads) each kernel, with progress
-        reported before each step: a cold compile of one step can take seconds."""
-        n = len(session.steps)
-        session.restart()
-        for i in range(n):
-            nxt = session.steps[session.ticks[session.tick][0]] if not session.at_end else None
-            self._from_engine(("warm", i, n, nxt.title if nxt else ""))
-            session.step_over()
-        session.restart()
+        """On the engine thread once the kernels are compiled (a kind's own last touch)."""
         return "warm"
 
     def on_engine_changed(self, message: EngineChanged) -> None:
@@ -102,7 +106,6 @@ class DebuggerScreen(ScaffoldKeys, Screen):
             self.status()
         elif event == "warm":
             self.ready = True
-            self.waiting = 0
             self.query("#warm").remove()
             self.refresh_frame()
         elif isinstance(event, BaseException):
@@ -168,16 +171,16 @@ class DebuggerScreen(ScaffoldKeys, Screen):
             self.refresh_bindings()
         if self.controller.running:
             phase = "running"
-        elif not self.ready:
+        elif not self.ready and tick == 0:      # not stepped yet: say what is happening
             phase = "compiling"
         if self.session.iterative:          # the run speed, second in line after the iteration
             extra = (*extra[:1], speed_text(self.controller.speed), *extra[1:])
         if not self.ready:
             message = message or self.warm_note
-            if self.controller.running:               # c pressed: queued behind the warm-up
-                message += " · run mode starts when ready"
-            elif self.waiting:
-                message += f" · {self.waiting} key{'s' * (self.waiting > 1)} will run when ready"
+            if self.controller.running:               # c pressed: waits for the compiled path
+                message += " · run mode starts when compiled"
+            else:
+                message += " · steps run uncompiled meanwhile"
         self.query_one(StatusBar).show(self.spec.info.name, phase, tick, total, value, extra,
                                        message or self.message)
 
@@ -187,9 +190,6 @@ class DebuggerScreen(ScaffoldKeys, Screen):
         if self.controller.running:
             return
         self.message = ""
-        if not self.ready:                      # queued behind the warm-up: say so
-            self.waiting += 1
-            self.status()
         self.controller.submit(lambda s: (fn(s), self.frame(s))[1])
 
     def action_step(self) -> None:
@@ -334,4 +334,6 @@ class DebuggerScreen(ScaffoldKeys, Screen):
         self.controller.submit(remove)
 
     def on_unmount(self) -> None:
+        if self.warmup is not None:
+            self.warmup.cancel()
         self.controller.stop()

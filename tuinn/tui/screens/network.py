@@ -31,6 +31,7 @@ from tuinn.tui.widgets.depth_view import DepthPanel
 from tuinn.tui.widgets.model_views import FitPanel, TextPanel
 from tuinn.tui.widgets.network_view import NetworkView
 from tuinn.tui.widgets.rnn_view import RecurrentView
+from tuinn.tui.present_embed import embed_view
 from tuinn.tui.present_views import layer_views
 from tuinn.tui.widgets.attention_view import AttentionView
 from tuinn.tui.widgets.embed_view import EmbedView
@@ -70,6 +71,7 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         self.data_panel: DataPanel | None = None
         self.rnn_pick: tuple[str | None, int] = (None, 0)      # (layer, selected unit)
         self.view_picks: dict[str, tuple] = {}   # attention / norm / embedding selections
+        self.live_embed: tuple[str, int] | None = None   # the embedding view on screen
         self.flow: str | None = None         # d: None, "grad" or "ratio" colouring
         self.expanded: str | None = None     # Enter: the layer drawn as its gates
 
@@ -128,6 +130,9 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
             f["text"] = (generate_text(prog), prog.iteration)
         elif shown == "depth":
             f["depth"] = depth_stats(prog)
+        live = self.live_embed
+        if live is not None and self.controller.running:    # nearest words as it trains
+            f["embed_live"] = embed_view(session, *live)
         return f
 
     def frame(self, s) -> dict:
@@ -195,6 +200,8 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
             self.query_one(TextPanel).show(*f["text"])
         if "depth" in f:
             self.query_one(DepthPanel).show(f["depth"])
+        if f.get("embed_live") is not None and "lines" not in f:
+            self.query_one(EmbedView).show(f["embed_live"])
         if "lines" not in f:
             return
         graph = self.query_one(NetworkView)
@@ -226,6 +233,8 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         graph.display, conv.display, rnn.display = shown is graph, shown is conv, shown is rnn
         for view in extra.values():
             view.display = shown is view
+        embed = others.get("embed") if shown is extra["embed"] else None
+        self.live_embed = None if embed is None else (embed.layer, embed.selected)
         if had_focus:                                  # the focus follows the panel
             shown.focus()
 

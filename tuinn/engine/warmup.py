@@ -1,0 +1,95 @@
+"""Provides Warmup: compiles (or loads from Numba's cache) the kernels a scenario needs
+on a background thread, while the app steps with them uncompiled.
+
+A cold compile of every kernel a scenario uses takes seconds (tens on a busy machine);
+a first step does not need compiled speed. So the warm-up builds its own copy of the
+program from the spec and steps it once through a whole pass, then one run-mode
+iteration, on its own thread inside `jit.compiling()`: each kernel compiles for the
+very argument types the app's program passes, in the order the program needs them.
+Meanwhile `jit.uncompiled()` is on, so the engine thread runs any kernel not compiled
+yet as its py_func (or stand-in) and steps at once; each kernel switches to compiled
+code as soon as its compile is done. Run mode waits for the whole warm-up
+(Controller.compiled). The app's own session is never touched here.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from tuinn.engine import jit
+
+
+class Cancelled(Exception):
+    """The screen went away before the warm-up finished."""
+
+
+def compile_program(spec, report: Callable[[int, int, str], None],
+                    cancelled: Callable[[], bool] = lambda: False) -> None:
+    """Step a copy of the spec's program through one pass and one run-mode iteration,
+    calling `report(done, total, what)` before each part; on the calling thread."""
+    from tuinn.engine.build import build_program
+    from tuinn.engine.session import Session
+    import os, time
+    if os.environ.get("J2NOWARM"): time.sleep(30)  # J2TEMP
+    if spec.info.kind == "knn":                     # plain NumPy: nothing to compile
+        return
+    session = Session(build_program(spec))
+    n = len(session.steps)
+    iterative = session.iterative
+    total = n + iterative
+    for i in range(n):
+        if cancelled():
+            raise Cancelled
+        if session.at_end:
+            break
+        report(i, total, session.steps[session.ticks[session.tick][0]].title)
+        session.step_over()
+    if iterative and not cancelled():               # run mode's own paths (fused, packed)
+        report(n, total, "run mode")
+        prog = session.program
+        session.restart()
+        prog.train_iteration()
+        prog.params_finite()
+        prog.validation_loss()
+
+
+class Warmup:
+    """The background compile of one screen's kernels. `report(done, total, what)` is
+    called on the warm-up thread as it goes; `finished()` once at the end, however it
+    ended (a compile error shows again where the engine meets that kernel)."""
+
+    def __init__(self, spec, report: Callable[[int, int, str], None],
+                 finished: Callable[[], None]):
+        self.spec = spec
+        self.report = report
+        self.finished = finished
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tuinn-warmup", daemon=True)
+
+    def start(self) -> "Warmup":
+        jit.start_uncompiled()
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    def _run(self) -> None:
+        try:
+            with jit.compiling():
+                compile_program(self.spec, self.report, self._cancel.is_set)
+        except Cancelled:
+            pass
+        except Exception as err:                    # noqa: BLE001 - shown when met again
+            self.error = err
+        finally:
+            jit.stop_uncompiled()
+            self.done.set()
+            if not self._cancel.is_set():
+                self.finished()
