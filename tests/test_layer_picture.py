@@ -224,3 +224,14 @@ def test_dense_circuit_labels_are_the_tape_values():
     assert cell.labels["dense2.W"].grad == norm_text(s.tape.grads["dense2.W"])
     assert cell.labels["relu1"].value == value_text(s.tape.values["relu1"])   # its input
     assert "x @ W + b" in cell.formula
+
+
+@pytest.mark.parametrize("width", [200, 60, 30])
+@pytest.mark.parametrize("flow", [None, "grad"])
+def test_frozen_layers_are_marked_at_every_level_of_detail(width, flow):
+    items = [LayerItem("input", "input", "input", "(2)"),
+             LayerItem("body", "body", "dense", "(16)", 48, frozen=True),
+             LayerItem("head", "head", "dense", "(3)", 51),
+             LayerItem("loss", "loss", "mse")]
+    out = text(LayerDiagram(LayerPicture(items, True), flow=flow).lines(width))
+    assert out.count("❄") == 1 and out.index("body") < out.index("❄") < out.index("head")

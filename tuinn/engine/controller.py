@@ -73,6 +73,10 @@ class Controller:
         self._pause.set()
         self._queue.put(None)
 
+    def stepping(self) -> bool:
+        """A user's command is running or queued (not run mode)."""
+        return (self.busy or not self._queue.empty()) and not self.running
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until every submitted command has finished (tests, headless use)."""
         deadline = time.monotonic() + timeout

@@ -52,6 +52,7 @@ class FusedStack:
     def __init__(self, layers, found: list[tuple[int, int]]):
         self.layers = layers
         self.starts = {start: kind for start, kind in found}
+        self.pools = {start + kind - 1 for start, kind in found}     # the groups' maxpools
 
     @classmethod
     def build(cls, layers) -> "FusedStack | None":
@@ -74,10 +75,8 @@ class FusedStack:
 
     def backward_pair(self, i: int) -> bool:
         """True when layer i is a group's maxpool: its backward and relu's (layer i-1)
-        run as one (`pool_relu_backward`)."""
-        kind = self.starts.get(i - 1 - (self.starts.get(i - 2) == CONV_RELU_POOL))
-        return (kind is not None and self.layers[i].type == "maxpool"
-                and self.layers[i - 1].type == "relu")
+        then run as one (`pool_relu_backward`)."""
+        return i in self.pools
 
 
 def relu_pool(relu, pool, x: np.ndarray) -> np.ndarray:

@@ -14,6 +14,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from tuinn.engine.fusedstack import FusedStack, pool_relu_backward
+
+_UNSET = object()
+
+
+def fused_stack(prog) -> FusedStack | None:
+    """The program's fused conv/relu/maxpool groups (found on first use), or None."""
+    layers, stack = prog.__dict__.get("_fused_stack", (None, _UNSET))
+    if stack is _UNSET or layers is not prog.layers:
+        stack = FusedStack.build(prog.layers)
+        prog._fused_stack = (prog.layers, stack)
+    return stack
+
 
 def train_iteration(prog) -> float:
     """Run iteration prog.iteration and advance to the next; returns its loss (before
@@ -64,18 +77,28 @@ def layer_by_layer(prog, it: int, xb: np.ndarray, yb: np.ndarray) -> float:
     """Forward, loss (recorded), backward with L2 gradients, layer by layer; returns
     the loss."""
     rng = prog.iteration_rng(it) if prog._needs_rng else None
+    stack = fused_stack(prog)
     h = xb
-    for layer in prog.layers:
-        h = layer.forward(h, True, rng)
+    if stack is not None:
+        h = stack.forward(h, rng)              # conv -> relu -> maxpool as one kernel
+    else:
+        for layer in prog.layers:
+            h = layer.forward(h, True, rng)
     loss = prog.loss.forward(h, yb) + prog.l2_value()
     prog.record_loss(it, loss)
     prog.last_batch = (h, yb)             # the batch's output and targets (training.py)
     d = prog.loss.backward()
     l2 = prog.spec.network.loss.l2
     first = prog._first_dx
+    skip = -1
     for i in range(len(prog.layers) - 1, -1, -1):
         layer = prog.layers[i]
-        if layer is first and first.need_dx:
+        if i == skip:
+            pass                               # relu: done with its maxpool just now
+        elif stack is not None and stack.backward_pair(i):
+            d = pool_relu_backward(layer, prog.layers[i - 1], d)
+            skip = i - 1
+        elif layer is first and first.need_dx:
             first.need_dx = False
             try:
                 d = layer.backward(d)

@@ -15,6 +15,7 @@ code as soon as its compile is done. Run mode waits for the whole warm-up
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 from tuinn.engine import jit
@@ -24,14 +25,25 @@ class Cancelled(Exception):
     """The screen went away before the warm-up finished."""
 
 
+GIVE_WAY_S = 2.0          # the longest the warm-up waits for the engine, each time
+
+
+def give_way(engine_busy: Callable[[], bool], limit: float = GIVE_WAY_S) -> None:
+    """Wait (up to `limit` seconds) while the engine thread runs a user's command: the
+    compiler holds the GIL much of the time, and a step pressed now should not share it."""
+    end = time.monotonic() + limit
+    while engine_busy() and time.monotonic() < end:
+        time.sleep(0.01)
+
+
 def compile_program(spec, report: Callable[[int, int, str], None],
-                    cancelled: Callable[[], bool] = lambda: False) -> None:
+                    cancelled: Callable[[], bool] = lambda: False,
+                    engine_busy: Callable[[], bool] = lambda: False) -> None:
     """Step a copy of the spec's program through one pass and one run-mode iteration,
-    calling `report(done, total, what)` before each part; on the calling thread."""
+    calling `report(done, total, what)` before each part, and giving way to the engine
+    between parts; on the calling thread."""
     from tuinn.engine.build import build_program
     from tuinn.engine.session import Session
-    import os, time
-    if os.environ.get("J2NOWARM"): time.sleep(30)  # J2TEMP
     if spec.info.kind == "knn":                     # plain NumPy: nothing to compile
         return
     session = Session(build_program(spec))
@@ -44,9 +56,11 @@ def compile_program(spec, report: Callable[[int, int, str], None],
         if session.at_end:
             break
         report(i, total, session.steps[session.ticks[session.tick][0]].title)
+        give_way(engine_busy)
         session.step_over()
     if iterative and not cancelled():               # run mode's own paths (fused, packed)
         report(n, total, "run mode")
+        give_way(engine_busy)
         prog = session.program
         session.restart()
         prog.train_iteration()
@@ -60,8 +74,9 @@ class Warmup:
     ended (a compile error shows again where the engine meets that kernel)."""
 
     def __init__(self, spec, report: Callable[[int, int, str], None],
-                 finished: Callable[[], None]):
+                 finished: Callable[[], None], engine_busy: Callable[[], bool] = lambda: False):
         self.spec = spec
+        self.engine_busy = engine_busy
         self.report = report
         self.finished = finished
         self.done = threading.Event()
@@ -83,7 +98,7 @@ class Warmup:
     def _run(self) -> None:
         try:
             with jit.compiling():
-                compile_program(self.spec, self.report, self._cancel.is_set)
+                compile_program(self.spec, self.report, self._cancel.is_set, self.engine_busy)
         except Cancelled:
             pass
         except Exception as err:                    # noqa: BLE001 - shown when met again

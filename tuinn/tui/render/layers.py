@@ -30,6 +30,7 @@ from tuinn.tui.render.flow import SCALES, Scale, meter, short
 from tuinn.tui.render.layer_blocks import DIM, Block, hjoin, residual_block
 
 _BORDERS = {"light": "╭╮╰╯─│", "heavy": "┏┓┗┛━┃", "double": "╔╗╚╝═║", "dashed": "╭╮╰╯┄┆"}
+FROZEN = " ❄"                  # after a frozen layer's name: its parameters do not train
 VALUE_STYLE, GRAD_STYLE = Style(color="green"), Style(color="red")
 LEVELS = (0, 1, 2, 3)        # boxes, small boxes, chips, chips with no edge labels
 CRUMBS = 4                    # one line of names (only beside an expanded layer)
@@ -260,8 +261,6 @@ class LayerDiagram:
             return lines
         main = (f"{it.type} {it.shape}", Style())
         params = f"{it.params:,} params" if it.params else ""
-        if it.frozen and params:
-            params += " ❄"
         if level == 0:
             lines = [main, (params, DIM)]
             if self.scale is not None:
@@ -284,12 +283,13 @@ class LayerDiagram:
 
     def box(self, it: LayerItem, level: int) -> Block:
         content = self.box_lines(it, level)
-        inner = max([cell_len(it.name) + 2] + [cell_len(t) for t, _ in content])
+        name = it.name + FROZEN if it.frozen else it.name
+        inner = max([cell_len(name) + 2] + [cell_len(t) for t, _ in content])
         chars, bst, tst = self.border(it)
         tl, tr, bl, br, h, v = chars
         top = Text(tl + h, style=bst)
-        top.append(f" {it.name} ", style=tst)
-        top.append(h * (inner + 2 - cell_len(it.name) - 3) + tr, style=bst)
+        top.append(f" {name} ", style=tst)
+        top.append(h * (inner + 2 - cell_len(name) - 3) + tr, style=bst)
         lines = [top]
         for text, st in content:
             line = Text(v + " ", style=bst)
@@ -313,6 +313,8 @@ class LayerDiagram:
             Style(underline=True, bold=True) if it.id == self.selected else Style()
         chip = Text("[", style=bst)
         chip.append(it.name, style=bst + mark if self.scale is not None else mark)
+        if it.frozen:
+            chip.append(FROZEN)
         if rest:
             chip.append(" " + rest, style=bst if self.scale is not None else Style())
         chip.append("]", style=bst)

@@ -90,7 +90,7 @@ class DebuggerScreen(ScaffoldKeys, Screen):
             self.controller.compiled.set()
             self.controller.submit(self._warm, "warm")
         self.warmup = Warmup(self.spec, lambda i, n, what: self._from_engine(("warm", i, n, what)),
-                             finished).start()
+                             finished, self.controller.stepping).start()
 
     def _warm(self, session: Session) -> str:
         """On the engine thread once the kernels are compiled (a kind's own last touch)."""
