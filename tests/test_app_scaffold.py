@@ -354,32 +354,40 @@ def test_scenario_speed_key():
 
 # ------------------------------------------------------------------ cold start
 @run_async
-async def test_cold_start_says_compiling_and_runs_a_key_pressed_meanwhile(monkeypatch):
-    from tuinn.tui.screens.base import DebuggerScreen
+async def test_cold_start_says_compiling_and_steps_at_once_meanwhile(monkeypatch):
+    """While the kernels compile in the background, the status says so and a step key
+    runs at once (uncompiled, tuinn/engine/warmup.py) instead of waiting."""
+    import tuinn.engine.warmup as warmup
     release = threading.Event()
-    warm = DebuggerScreen._warm
+    compile_program = warmup.compile_program
 
-    def slow_warm(self, session):
+    def slow_compile(spec, report, *args):
+        report(0, 5, "forward dense1")
         release.wait(30)                              # the kernels take their time
-        return warm(self, session)
-    monkeypatch.setattr(DebuggerScreen, "_warm", slow_warm)
+        return compile_program(spec, report, *args)
+    monkeypatch.setattr(warmup, "compile_program", slow_compile)
     app = make_app("sigmoid-neuron")
-    async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(20):
-            await pilot.pause()
-        status = text_of(app.screen.query_one("StatusBar"))
-        assert " compiling " in status and "ready" not in status
-        assert "compiling or loading kernels" in status
-        await pilot.press("n")
-        await pilot.pause()
-        status = text_of(app.screen.query_one("StatusBar"))
-        assert "1 key will run when ready" in status
-        assert app.session.tick == 0
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(20):
+                await pilot.pause()
+            status = text_of(app.screen.query_one("StatusBar"))
+            assert " compiling " in status and "ready" not in status
+            assert "compiling or loading kernels 0/5: forward dense1" in status
+            await pilot.press("n")
+            app.screen.controller.wait_idle()
+            for _ in range(5):
+                await pilot.pause()
+            assert app.session.tick == 1 and not app.screen.ready      # stepped meanwhile
+            status = text_of(app.screen.query_one("StatusBar"))
+            assert "compiling or loading kernels" in status and "uncompiled" in status
+            release.set()
+            await settle(pilot)
+            assert app.screen.ready and app.session.tick == 1
+            status = text_of(app.screen.query_one("StatusBar"))
+            assert "uncompiled" not in status and "compiling" not in status
+    finally:
         release.set()
-        await settle(pilot)
-        assert app.session.tick == 1
-        status = text_of(app.screen.query_one("StatusBar"))
-        assert "will run" not in status and "compiling" not in status
 
 
 def test_no_hard_coded_white_in_the_screens():
@@ -401,21 +409,33 @@ def test_no_hard_coded_white_in_the_screens():
 
 @run_async
 async def test_cold_start_run_key_says_it_waits_for_the_kernels(monkeypatch):
-    from tuinn.tui.screens.base import DebuggerScreen
+    """Run mode needs the compiled path: `c` during the warm-up waits for it, says so,
+    and starts training once the kernels are compiled."""
+    import tuinn.engine.warmup as warmup
     release = threading.Event()
-    warm = DebuggerScreen._warm
-    monkeypatch.setattr(DebuggerScreen, "_warm",
-                        lambda self, session: (release.wait(30), warm(self, session))[1])
+    compile_program = warmup.compile_program
+    monkeypatch.setattr(warmup, "compile_program",
+                        lambda spec, *a: (release.wait(30), compile_program(spec, *a))[1])
     app = make_app("spiral")
-    async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(20):
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(20):
+                await pilot.pause()
+            await pilot.press("c")
             await pilot.pause()
-        await pilot.press("c")
-        await pilot.pause()
-        status = text_of(app.screen.query_one("StatusBar"))
-        assert "compiling or loading kernels" in status and "run mode starts when ready" in status
-        app.screen.controller.pause()
+            status = text_of(app.screen.query_one("StatusBar"))
+            assert "compiling or loading kernels" in status
+            assert "run mode starts when compiled" in status
+            time.sleep(0.3)
+            assert app.session.program.iteration == 0              # waiting, not training
+            release.set()
+            deadline = time.monotonic() + 60
+            while app.session.program.iteration == 0 and time.monotonic() < deadline:
+                await pilot.pause()
+            assert app.session.program.iteration > 0                # started once compiled
+            app.screen.controller.pause()
+            await settle(pilot)
+            assert app.screen.ready and not app.screen.controller.running
+    finally:
         release.set()
-        await settle(pilot)
-        assert app.screen.ready and not app.screen.controller.running
 

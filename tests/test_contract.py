@@ -48,8 +48,8 @@ def commands() -> set[str]:
 
 
 def generator_options() -> dict[str, set[str]]:
-    from tuinn.scenario.loader import _generator_defaults
-    return {g: set(opts) for g, opts in _generator_defaults().items()}
+    from tuinn.scenario.data_load import generator_defaults
+    return {g: set(opts) for g, opts in generator_defaults().items()}
 
 
 def _layer_gaps(layers, params_of: dict, missing: list, counts: dict) -> None:

@@ -14,7 +14,7 @@ from conftest import ROOT
 from tuinn.engine import debug as D
 from tuinn.scenario import schema as S
 from tuinn.scenario.expr import FUNCTIONS
-from tuinn.scenario.loader import _generator_defaults
+from tuinn.scenario.data_load import generator_defaults
 
 DOC = ROOT / "docs" / "scenario-format.md"
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
@@ -80,7 +80,7 @@ def undocumented(doc: str) -> list[str]:
     """What the code accepts that `doc` does not document, one line each."""
     gaps = []
     generator_options = set(S.GENERATOR_OPTIONS) | {
-        o for opts in _generator_defaults().values() for o in opts}
+        o for opts in generator_defaults().values() for o in opts}
     for name in S.TOP_LEVEL:
         if section(doc, f"`[{name}]`") is None:
             gaps.append(f"table [{name}]: no heading names `[{name}]`")
@@ -139,7 +139,7 @@ def _generator_gaps(doc: str, options: set[str]) -> list[str]:
     gaps = []
     body = section(doc, "Generators") or ""
     data = section(doc, "`[data]`") or ""
-    for gen, opts in _generator_defaults().items():
+    for gen, opts in generator_defaults().items():
         line = row(body, gen)
         if line is None:
             gaps.append(f"generator {gen!r} has no row `| `{gen}` | ...` under Generators")

@@ -81,6 +81,8 @@ def test_layernorm_statistics_are_per_position_over_its_features():
         assert d.var == pytest.approx(x.var(), rel=1e-6)
         np.testing.assert_array_equal(d.before.counts, histogram(x).counts)
         assert d.before.counts.sum() == x.size == d.over
+        np.testing.assert_allclose(d.sample_means, h[row // T].mean(axis=1), atol=1e-12)
+        np.testing.assert_allclose(d.sample_vars, h[row // T].var(axis=1), rtol=1e-6)
 
 
 def test_histogram_counts_every_finite_value():
@@ -155,3 +157,18 @@ def test_the_word_map_writes_words_at_their_points_and_keeps_the_selected_one():
     rows = ["".join(ch for ch, _ in row) for row in grid]
     assert rows[0] == "ef      cd" and rows[2].startswith("gh")   # the selected one wins
     assert len(rows) == 3 and all(len(r) == 10 for r in rows)
+
+
+def test_words_from_a_users_corpus_reach_the_view_escaped(tmp_path):
+    text = (SCENARIOS / "word2vec.toml").read_text()
+    text = text.replace('corpus_file = "data/word2vec-corpus.txt"',
+                        'corpus = "a \\u001b[31mred b a c a \\u0007bell c"').replace(
+        "vocab = 42", "vocab = 5")
+    path = tmp_path / "hostile.toml"
+    path.write_text(text)
+    s = open_session(str(path))[1]
+    words = vocab_of(s.program)
+    assert all("\x1b" not in w and "\x07" not in w for w in words)
+    s.step_over()
+    out = _text(render_embed(embed_view(s, "skipgram1", 1), 80, 12), 80)
+    assert "\\x1b[31mred" in out and "\x1b" not in out

@@ -12,7 +12,7 @@ from tuinn.engine import gates
 from tuinn.engine.build import build_session
 from tuinn.engine.trace import graph_trace
 from tuinn.errors import TuinnError
-from tuinn.scenario.expr import _matmul_shape
+from tuinn.scenario.expr_shapes import _matmul_shape
 from tuinn.scenario.loader import load_text
 
 

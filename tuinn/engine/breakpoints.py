@@ -1,7 +1,7 @@
 """Provides breakpoints: checks after a step or a fast iteration, the list, and locate().
 
     nan | inf  [in TENSOR]                    loss < 0.05          grad_norm[(dense1.W)] > 100
-    dead_relu[(relu1)] > 0.5                  saturated[(lstm1)] > 0.9
+    dead_relu[(relu1)] > 0.5                  saturated[(attention1)] > 0.9 (collapsed rows)
     gan only: d_loss < 0.05   g_loss > 5   spread < 0.05   d_wins   (tuinn/engine/gan_debug.py)
     iteration == 100       epoch >= 3         step [forward|backward|update] NODE     layer NAME
 
@@ -152,8 +152,15 @@ def _share(bp: Breakpoint, prog, where: str) -> str | None:
     if not layers or counts is None or not counts[1]:
         return None
     part, whole = counts
-    what = "units" if bp.kind == "dead_relu" else "values"
+    what = "units" if bp.kind == "dead_relu" else _saturated_what(layers)
     return bp._why(part / whole, f" ({part} of {whole} {what}){where}")
+
+
+def _saturated_what(layers) -> str:
+    """What saturated counts in `layers`: values, attention rows, or both."""
+    rows = {la.type == "attention" for la in layers}
+    return {frozenset({False}): "values", frozenset({True}): "attention rows"}.get(
+        frozenset(rows), "values and attention rows")
 
 
 def _step_share(bp: Breakpoint, session) -> str | None:
@@ -223,6 +230,7 @@ def _fast_nonfinite(bp: Breakpoint, prog) -> str | None:
     else:                                  # suspects, in step order; one dot screens each
         outs = [(la.name, la.cache.get("y")) for la in prog.layers]
         outs = [(n, y if y is not None else W.read_fast(prog, Ref(n))[0]) for n, y in outs]
+        outs += [(k, W.buffer_of(prog, k)) for k in prog.buffer_layers]  # running statistics
         arrays = [(n, y) for n, y in outs if y is not None and not W.quick_finite(y)]
         if not math.isfinite(prog.losses[it]):
             arrays.append((LOSS, np.float64(prog.losses[it])))

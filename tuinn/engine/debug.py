@@ -1,42 +1,24 @@
-"""Provides the language of breakpoints and watches: tensor names, tokens, grammar.
+"""Provides the grammar of breakpoints and watches: their parts, checked against the names.
 
 A tensor name is `input`, `loss`, a layer (`dense1`: its output), a parameter
-(`dense1.W`), a layer cache array (`lstm1.f`) or, in a graph, an input or an assigned
-name; `NAME.grad` is dL/dNAME (a graph: d output/dNAME). A hand-written tokenizer and
-parser turn text into parts; nothing is ever handed to Python to run. Errors are
+(`dense1.W`), a buffer (`bn1.running_var`), a layer cache array (`lstm1.f`, `attn1.A`,
+`lstm1.f_r`) or, in a graph, an input or an assigned name (tuinn/engine/debug_names.py);
+`NAME.grad` is dL/dNAME (a graph: d output/dNAME). The tokens come from
+tuinn/engine/debug_lex.py; nothing is ever handed to Python to run. Errors are
 TuinnError naming the text, the column and, where it helps, a "did you mean".
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections import namedtuple
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tuinn.errors import TuinnError
-from tuinn.fmt import num, safe
-from tuinn.scenario.expr import did_you_mean as _close
+from tuinn.engine.debug_lex import MAX_TEXT, Cursor, Tok, _q, did_you_mean  # noqa: F401
+from tuinn.engine.debug_names import (CACHE_KEYS, INPUT, LOSS, SATURATING,  # noqa: F401
+                                      Names, as_names, cache_keys, debug_names, saturating)
+from tuinn.fmt import num
 from tuinn.scenario.schema import in_range
 
-INPUT, LOSS = "input", "loss"
 PHASES = ("forward", "backward", "update")
-#: cache keys each layer type fills; keys starting with "d" are written by the backward pass
-CACHE_KEYS = {
-    "dense": ("x", "y"), "relu": ("mask", "y"), "leaky_relu": ("mask", "y"),
-    "sigmoid": ("y",), "tanh": ("y",), "dropout": ("mask",), "flatten": (),
-    "conv2d": ("x", "y", "dy", "dx"), "maxpool": ("x", "y", "argmax", "dy", "dx"),
-    "avgpool": ("x", "y", "dy", "dx"), "residual": ("x", "fx", "y"),
-    "rnn": ("h", "dh", "da"),
-    "lstm": ("i", "f", "g", "o", "c", "h", "dh", "dc", "di", "df", "dg", "do"),
-    "gru": ("r", "z", "n", "h", "dh", "dr", "dz", "dn"),
-}
-#: arrays that saturate: layer type -> ((cache key, "sigmoid" | "tanh"), ...)
-SATURATING = {"sigmoid": (("y", "sigmoid"),), "tanh": (("y", "tanh"),),
-              "lstm": (("i", "sigmoid"), ("f", "sigmoid"), ("g", "tanh"), ("o", "sigmoid")),
-              "gru": (("r", "sigmoid"), ("z", "sigmoid"), ("n", "tanh")),
-              "rnn": (("h", "tanh"),)}
 GRADABLE = ("input", "layer", "param", "value", "?")     # kinds that have a .grad
 COMPARE = ("<", "<=", ">", ">=", "==")
 NONFINITE = ("nan", "inf")             # nan: NaN or Inf (as run mode's stop); inf: +-Inf
@@ -50,179 +32,7 @@ _NETWORK_ONLY = ("dead_relu", "saturated", "iteration", "epoch", "layer")
 _GAN = NONFINITE + ("iteration", "epoch", "step") + GAN_METRICS + GAN_FLAGS
 WATCH_FUNCTIONS = ("norm", "mean", "std", "max", "min", "sum", "abs")
 MAX_DEPTH = 2                      # max(abs(x)): one function inside another
-MAX_TEXT = 200                     # characters in one breakpoint or watch
 MAX_ENTRIES = 1000                 # breakpoints (or watches) in a [debug] list
-
-
-# ------------------------------------------------------------------ names
-def _q(text: object) -> str:
-    """User text quoted for a message (as repr quotes it): short, controls escaped."""
-    t = safe(text, limit=40)
-    quote = '"' if "'" in t and '"' not in t else "'"
-    return quote + t + quote
-
-
-def did_you_mean(word: str, options) -> str | None:
-    """A hint naming the closest option (a different case first: dense1.w -> dense1.W)."""
-    options = list(options)
-    same = [o for o in options if o.lower() == word.lower()]
-    return f"did you mean {_q(same[0])}?" if same else _close(word, options)
-
-
-class Names(dict):
-    """name -> kind: "input", "loss", "layer:<type>", "param", "cache", "value" (graph),
-    or "?" (unknown: names given as a plain list). `kind` is the program's kind and
-    `steps` the (phase, node) pairs of its steps, where known."""
-
-    def __init__(self, items=(), kind: str | None = None, steps: frozenset | None = None):
-        super().__init__(items)
-        self.kind = kind
-        self.steps = steps
-
-
-def debug_names(program) -> Names:
-    """Every name a breakpoint or a watch on `program` may use, with its kind."""
-    steps = {(st.phase, st.node) for st in program.steps}
-    if program.kind == "graph":
-        out = Names({n: "input" for n in program.inputs}, "graph")
-        for g in program.spec.gates:
-            out[g.id] = "value"
-        for name, node in program.spec.names.items():
-            out.setdefault(name, "value")
-            steps |= {(p, name) for p, n in list(steps) if n == node}
-        out.steps = frozenset(steps)
-        return out
-    if program.kind == "gan":                  # its step nodes and parameters
-        out = Names({st.node: "value" for st in program.steps}, "gan", frozenset(steps))
-        out.update({key: "param" for key in program.param_layers})
-        return out
-    out = Names({INPUT: "input", LOSS: "loss"}, "network", frozenset(steps))
-    for layer in [la for top in program.layers for la in (top, *top.sublayers())]:
-        out[layer.name] = f"layer:{layer.type}"
-        for k in dict.fromkeys(CACHE_KEYS.get(layer.type, ()) + tuple(layer.cache)):
-            out[f"{layer.name}.{k}"] = "cache"
-    for key in program.param_layers:
-        out[key] = "param"
-    return out
-
-
-def as_names(names) -> Names | None:
-    """`names` as Names: None stays None (no checking of names), a plain list gets "?"."""
-    if names is None or isinstance(names, Names):
-        return names
-    if isinstance(names, Mapping):
-        return Names(names)
-    return Names({n: n if n in (INPUT, LOSS) else "?" for n in names})
-
-
-# ------------------------------------------------------------------ tokens
-Tok = namedtuple("Tok", "kind text col")            # kind: num | name | op | end
-_NUM = re.compile(r"[0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?")
-_NAME = re.compile(r"[A-Za-z_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?")
-_OPS = ("<=", ">=", "==", "!=", "<", ">", "(", ")", ".", ",", "-", "+")
-_BAD = {"'": "strings are not allowed", '"': "strings are not allowed",
-        "[": "indexing is not supported", "]": "indexing is not supported",
-        "=": "use '==' to compare", ";": "one breakpoint or watch per entry"}
-
-
-class Cursor:
-    """Tokens of one breakpoint or watch, with errors that name the text and column."""
-
-    def __init__(self, text: str, what: str):
-        self.text, self.what = text, what
-        self._check_length(text)
-        self.toks = self._tokenize(text)
-        self.k = 0
-
-    def error(self, message: str, col: int, hint: str | None = None) -> TuinnError:
-        return TuinnError(f"{self.what} {_q(self.text)}: {message} (column {col + 1})", hint=hint)
-
-    def _check_length(self, text: str) -> None:
-        if len(text) > MAX_TEXT:
-            raise self.error(f"too long ({len(text):,} characters; at most {MAX_TEXT})", 0,
-                             "a breakpoint or a watch is one short condition or name")
-
-    def _tokenize(self, text: str) -> list[Tok]:
-        out, i, n = [], 0, len(text)
-        while i < n:
-            c = text[i]
-            if c.isspace():
-                i += 1
-                continue
-            after_name = out and (out[-1].kind == "name" or out[-1].text == ")")
-            m = _NUM.match(text, i) if c.isdigit() or (c == "." and not after_name) else None
-            if m:
-                end = m.end()
-                if end < n and (text[end].isalnum() or text[end] in "_."):
-                    raise self.error(f"malformed number {_q(text[i:end + 1])}", i)
-                out.append(Tok("num", m.group(), i))
-                i = end
-                continue
-            m = _NAME.match(text, i)
-            if m:
-                if m.group().startswith("__"):
-                    raise self.error(f"names starting with '__' are not allowed "
-                                     f"({_q(m.group())})", i, "only tensor names and numbers")
-                out.append(Tok("name", m.group(), i))
-                i = m.end()
-                continue
-            op = next((o for o in _OPS if text.startswith(o, i)), None)
-            if op is None:
-                raise self.error(_BAD.get(c, f"unexpected character {_q(c)}"), i)
-            out.append(Tok("op", op, i))
-            i += len(op)
-        out.append(Tok("end", "", n))
-        return out
-
-    # -------------------------------------------------------------- reading
-    def peek(self, ahead: int = 0) -> Tok:
-        return self.toks[min(self.k + ahead, len(self.toks) - 1)]
-
-    def take(self) -> Tok:
-        tok = self.peek()
-        self.k = min(self.k + 1, len(self.toks) - 1)
-        return tok
-
-    def at(self, *ops: str) -> bool:
-        tok = self.peek()
-        return tok.kind == "op" and tok.text in ops
-
-    @staticmethod
-    def show(tok: Tok) -> str:
-        return "the end" if tok.kind == "end" else _q(tok.text)
-
-    def dotted(self, expected: str) -> tuple[str, int]:
-        """NAME ('.' NAME)*, as one string, and its column."""
-        tok = self.take()
-        if tok.kind != "name":
-            raise self.error(f"expected {expected}, got {self.show(tok)}", tok.col)
-        parts = [tok.text]
-        while self.at("."):
-            dot = self.take()
-            part = self.take()
-            if part.kind != "name":
-                raise self.error(f"expected a name after '.', got {self.show(part)}",
-                                 part.col if part.kind != "end" else dot.col + 1)
-            parts.append(part.text)
-        return ".".join(parts), tok.col
-
-    def number(self, after: str) -> tuple[float, int]:
-        sign, col = 1.0, self.peek().col
-        if self.at("-", "+"):
-            sign = -1.0 if self.take().text == "-" else 1.0
-        tok = self.take()
-        if tok.kind != "num":
-            raise self.error(f"expected a number after {_q(after)}, got {self.show(tok)}",
-                             tok.col)
-        value = float(tok.text)
-        if not math.isfinite(value):
-            raise self.error(f"the number {_q(tok.text)} is too large", tok.col)
-        return sign * value, col
-
-    def end(self, after: str) -> None:
-        tok = self.peek()
-        if tok.kind != "end":
-            raise self.error(f"unexpected {self.show(tok)} after {after}", tok.col)
 
 
 # ------------------------------------------------------------------ references
@@ -254,13 +64,20 @@ def resolve(cur: Cursor, dotted: str, col: int, names: Names | None) -> Ref:
         return Ref(base, grad)
     kind = names.get(base)
     if kind is None:
-        raise cur.error(f"no tensor named {_q(base)}", col,
-                        did_you_mean(base, names) or _listing(names))
+        hint = did_you_mean(base, names) or _listing(names)
+        if base.endswith("_r") and names.get(base[:-2]) == "cache":
+            hint = (f"{base.rsplit('.', 1)[0]} runs in one direction: the reverse "
+                    f"direction's arrays (_r) need bidirectional = true")
+        raise cur.error(f"no tensor named {_q(base)}", col, hint)
     if grad and kind.split(":")[0] not in GRADABLE:
         if kind == "loss":
             raise cur.error("loss.grad is 1 by definition", col, "watch loss, or a .grad "
                             "of a layer or parameter")
         layer, key = base.rsplit(".", 1)
+        if kind == "buffer":
+            raise cur.error(f"{_q(base)} is a running statistic of {layer} (a buffer, not "
+                            "trained): it has no gradient", col,
+                            f"watch {base}, or {layer}.gamma.grad / {layer}.beta.grad")
         raise cur.error(f"{_q(base)} is a cache array of {layer}: its gradient is not kept",
                         col, "backward keys start with d (e.g. lstm1.df = dL/d(f's "
                         "pre-activation)); or watch the layer's output gradient "

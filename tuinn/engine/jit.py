@@ -59,12 +59,15 @@ def _switch(disp) -> None:
                 # Python's math raises where compiled code gives inf or nan (math.exp of
                 # 1000, math.log of 0): compile here and run that (the kernels that call
                 # such math write outputs apart from their inputs: safe to run again)
-                with compiling():
+                with compiling(None):
                     return disp(*args, **kws)
 
     def choose(*args, **kws):
         if _uncompiled and not getattr(_local, "compiling", False):
             return Uncompiled
+        before = getattr(_local, "before_compile", None)
+        if before is not None:
+            before()
         return compile_for_args(*args, **kws)
 
     disp._compile_for_args = choose
@@ -113,12 +116,13 @@ def is_uncompiled() -> bool:
 
 
 @contextmanager
-def compiling():
+def compiling(before_compile=None):
     """On this thread, kernels compile (or load from the cache) when first called,
-    even while `uncompiled()` is on elsewhere."""
-    before = getattr(_local, "compiling", False)
-    _local.compiling = True
+    even while `uncompiled()` is on elsewhere; `before_compile()` is called before each
+    kernel this thread compiles or loads (not for those compiled already)."""
+    was = getattr(_local, "compiling", False), getattr(_local, "before_compile", None)
+    _local.compiling, _local.before_compile = True, before_compile
     try:
         yield
     finally:
-        _local.compiling = before
+        _local.compiling, _local.before_compile = was

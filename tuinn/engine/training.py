@@ -51,6 +51,9 @@ def batch_correct(loss, out: np.ndarray, target: np.ndarray) -> int:
     """How many of a batch's predictions (out, as the forward pass left it) match its
     targets: per sample (per position for a sequence) for softmax_ce and hinge, per
     element for bce; as `loss.predict(out) == target` counts them."""
+    if (out.ndim == 2 and target.ndim == 1 and target.dtype == np.int64
+            and out.flags.c_contiguous and target.flags.c_contiguous):
+        return M.count_correct_classes(out, target)   # the usual (N, C) batch, as it is
     out = out if out.flags.c_contiguous else np.ascontiguousarray(out)
     if loss.is_classification:
         labels = target.reshape(-1)
@@ -85,7 +88,8 @@ def train(session, epochs: int | None = None,
     prog = session.program
     epochs = prog.epochs if epochs is None else epochs
     start = time.perf_counter()
-    counts = prog.loss.is_classification or prog.loss.type == "bce"
+    loss_fn = prog.loss
+    counts = loss_fn.is_classification or loss_fn.type == "bce"
     for epoch in range(epochs):
         total = 0.0                  # memory stays flat: the program keeps the losses,
         correct = seen = 0           # bounded (tuinn/engine/lossseries.py)
@@ -99,7 +103,7 @@ def train(session, epochs: int | None = None,
                 raise NonFinite(prog.iteration, where)
             if counts:                 # the batch's predictions, from its forward pass
                 out, target = prog.last_batch
-                correct += batch_correct(prog.loss, out, target)
+                correct += batch_correct(loss_fn, out, target)
                 seen += target.size
         val_loss, val_acc = validate(prog)
         yield EpochResult(epoch, prog.iteration, total / prog.per_epoch, val_loss,

@@ -26,6 +26,8 @@ class Cancelled(Exception):
 
 
 GIVE_WAY_S = 2.0          # the longest the warm-up waits for the engine, each time
+QUIET_S = 0.5             # at the start: the engine idle this long (a key pressed at once)
+START_LIMIT_S = 3.0       # ... or this long at most
 
 
 def give_way(engine_busy: Callable[[], bool], limit: float = GIVE_WAY_S) -> None:
@@ -36,12 +38,26 @@ def give_way(engine_busy: Callable[[], bool], limit: float = GIVE_WAY_S) -> None
         time.sleep(0.01)
 
 
+def quiet_start(engine_busy: Callable[[], bool], quiet: float = QUIET_S,
+                limit: float = START_LIMIT_S) -> None:
+    """Wait until the engine has been idle `quiet` seconds (its first frame drawn, a key
+    pressed at launch stepped), `limit` at most: the app starts and takes its first
+    step faster without a compiler beside it."""
+    now = time.monotonic()
+    end, idle_since = now + limit, now
+    while now < end and now - idle_since < quiet:
+        time.sleep(0.02)
+        now = time.monotonic()
+        if engine_busy():
+            idle_since = now
+
+
 def compile_program(spec, report: Callable[[int, int, str], None],
                     cancelled: Callable[[], bool] = lambda: False,
                     engine_busy: Callable[[], bool] = lambda: False) -> None:
     """Step a copy of the spec's program through one pass and one run-mode iteration,
-    calling `report(done, total, what)` before each part, and giving way to the engine
-    between parts; on the calling thread."""
+    calling `report(done, total, what)` before each part; on the calling thread, which
+    compiles each kernel it meets (inside `jit.compiling`, see Warmup)."""
     from tuinn.engine.build import build_program
     from tuinn.engine.session import Session
     if spec.info.kind == "knn":                     # plain NumPy: nothing to compile
@@ -56,11 +72,9 @@ def compile_program(spec, report: Callable[[int, int, str], None],
         if session.at_end:
             break
         report(i, total, session.steps[session.ticks[session.tick][0]].title)
-        give_way(engine_busy)
         session.step_over()
     if iterative and not cancelled():               # run mode's own paths (fused, packed)
         report(n, total, "run mode")
-        give_way(engine_busy)
         prog = session.program
         session.restart()
         prog.train_iteration()
@@ -82,6 +96,7 @@ class Warmup:
         self.done = threading.Event()
         self.error: BaseException | None = None
         self._cancel = threading.Event()
+        self._started = False                       # compiled a kernel yet
         self._thread = threading.Thread(target=self._run, name="tuinn-warmup", daemon=True)
 
     def start(self) -> "Warmup":
@@ -95,9 +110,21 @@ class Warmup:
     def wait(self, timeout: float | None = None) -> bool:
         return self.done.wait(timeout)
 
+    def _before_compile(self) -> None:
+        """Before each kernel the warm-up compiles: the first waits for a quiet engine,
+        every one gives way to a step being taken."""
+        if not self._started:
+            self._started = True
+            quiet_start(self.engine_busy)
+        give_way(self.engine_busy)
+
     def _run(self) -> None:
+        import os; os.environ.get("J2NOWARM") and time.sleep(60)  # J2TEMP
         try:
-            with jit.compiling():
+            if not any(k.signatures for k in jit.KERNELS):     # a fresh process: the app
+                self._started = True                        # starts first (builds, draws)
+                quiet_start(self.engine_busy)
+            with jit.compiling(self._before_compile):
                 compile_program(self.spec, self.report, self._cancel.is_set, self.engine_busy)
         except Cancelled:
             pass

@@ -1,16 +1,17 @@
 """Provides watches, and the reading of named tensors that breakpoints share with them.
 
     dense1.W   dense1.W.grad   dense1   dense1.grad   lstm1.f   loss   input   x   q.grad
+    attn1.A   bn1.running_var   lstm1.f_r   (cache arrays, buffers, a reverse direction)
     norm(x) mean(x) std(x) max(x) min(x) abs(x) sum(x)      max(abs(dense1.W.grad))
 
 `read_step` reads a tensor from a Session (step mode: only what this pass has computed
 so far), `read_fast` from a NetworkProgram after `train_iteration` (run mode). The
-measures below (norms, dead units, saturation, NaN counts) serve the breakpoints.
+measures the breakpoints use (norms, dead units, saturation, NaN counts) live in
+tuinn/engine/debug_measures.py.
 """
 
 from __future__ import annotations
 
-import math
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ import numpy as np
 from tuinn.engine import debug as D
 from tuinn.engine.debuglist import TextList
 from tuinn.engine.debug import INPUT, LOSS, SATURATING, Ref
+from tuinn.engine.debug_measures import (dead_share, grad_sq, nonfinite,  # noqa: F401
+                                         quick_finite, saturated_share, sq)
 from tuinn.errors import TuinnError
 from tuinn.fmt import num, summary
 
@@ -62,6 +65,13 @@ class NetIndex:
         self.param_grads_at: dict[int, list[str]] = {}    # backward step -> param keys
         for key, top in self.owner_top.items():
             self.param_grads_at.setdefault(self.bwd[top], []).append(key)
+        #: buffers (running statistics): the top layer whose forward step updates each,
+        #: and forward step -> buffer keys
+        self.buffer_top = {key: self.top[layer.name]
+                           for key, (layer, _) in getattr(prog, "buffer_layers", {}).items()}
+        self.buffers_at: dict[int, list[str]] = {}
+        for key, top in self.buffer_top.items():
+            self.buffers_at.setdefault(self.fwd[top], []).append(key)
         self.relus = [la for la in self.layers.values() if la.type == "relu"]
         self.sats = [la for la in self.layers.values() if la.type in SATURATING]
         self.names = None                                  # filled by index()
@@ -97,7 +107,7 @@ def index(program) -> NetIndex | GraphIndex:
 
 
 def kind_of(idx: NetIndex, name: str) -> str | None:
-    """"input", "loss", "layer", "param" or "cache" (None: no such tensor)."""
+    """"input", "loss", "layer", "param", "buffer" or "cache" (None: no such tensor)."""
     kind = idx.names.get(name)
     if kind is None and name.rpartition(".")[0] in idx.layers:
         kind = "cache"                     # a cache key of a layer type added since
@@ -124,6 +134,8 @@ def producers(program, ref: Ref) -> tuple[int, ...]:
         return (idx.loss_fwd,)
     if kind == "param":
         return (idx.bwd[idx.owner_top[ref.name]] if ref.grad else idx.update[ref.name],)
+    if kind == "buffer":                   # a training forward step updates it
+        return (idx.fwd[idx.buffer_top[ref.name]],)
     if kind == "layer":
         if ref.grad:
             return (idx.grad_writer[ref.name],) if ref.name in idx.grad_writer else ()
@@ -147,7 +159,14 @@ def layer_output(idx: NetIndex, name: str, source) -> np.ndarray | None:
         return cache["y"]
     if layer.type in ("rnn", "lstm", "gru"):
         h = cache.get("h")                                            # (N, T, H)
-        return h if h is None or layer.seq else h[:, -1]
+        if h is None or not getattr(layer, "bi", False):
+            return h if h is None or layer.seq else h[:, -1]
+        hr = cache.get("h_r")                                         # indexed by t
+        if hr is None:
+            return None
+        if layer.seq:                                                 # (N, T, 2H)
+            return np.concatenate([h, hr], axis=-1)
+        return np.concatenate([h[:, -1], hr[:, 0]], axis=-1)          # (N, 2H)
     if layer.type in ("flatten", "dropout"):
         x = layer_output(idx, idx.prev[name], source)
         if x is None:
@@ -157,6 +176,12 @@ def layer_output(idx: NetIndex, name: str, source) -> np.ndarray | None:
         mask = cache.get("mask")
         return x * mask if mask is not None and mask.shape == x.shape else None
     return None
+
+
+def buffer_of(program, key: str) -> np.ndarray:
+    """A buffer (bn1.running_var) as it is now: the layer's own array."""
+    layer, k = program.buffer_layers[key]
+    return layer.running[k]
 
 
 def read_step(session, ref: Ref) -> tuple[np.ndarray | None, str]:
@@ -176,6 +201,8 @@ def read_step(session, ref: Ref) -> tuple[np.ndarray | None, str]:
     elif kind == "param":
         layer, k = prog.param_layers[ref.name]
         arr = tape.grads.get(ref.name) if ref.grad else layer.params[k]
+    elif kind == "buffer":                 # as it is now (updated by the forward step)
+        arr = buffer_of(prog, ref.name)
     elif kind == "layer" and idx.top[ref.name] == ref.name:
         arr = (tape.grads if ref.grad else tape.values).get(ref.name)
     elif kind == "layer":
@@ -199,12 +226,14 @@ def read_fast(program, ref: Ref) -> tuple[np.ndarray | None, str]:
     if kind is None:
         return None, f"no tensor named {ref.name}"
     it = program.iteration - 1
-    if kind != "param" and not 0 <= it < len(program.losses):
+    if kind not in ("param", "buffer") and not 0 <= it < len(program.losses):
         return None, "no iteration run yet"
     arr, why = None, "not kept in run mode"
     if kind == "param":
         layer, k = program.param_layers[ref.name]
         arr = layer.grads[k] if ref.grad else layer.params[k]
+    elif kind == "buffer":
+        arr = buffer_of(program, ref.name)
     elif kind == "loss":
         arr = np.float64(program.losses[it])
     elif ref.grad:
@@ -230,83 +259,14 @@ def produced(session) -> list[tuple[str, np.ndarray]]:
         out = [(f"{st.node}.grad", tape.grads[st.node])] if st.node == prog.output else []
         out += [(f"{a}.grad", tape.grads[a]) for a in g.args]
         return out + [(f"local d{st.node}/d{a}", la) for a, la in zip(g.args, tape.local[st.node])]
-    if st.phase != "backward":             # a layer's output, the loss, an updated parameter
-        return [(st.node, tape.values[st.node])]
     idx = index(prog)
+    if st.phase != "backward":             # a layer's output, the loss, an updated parameter
+        return [(st.node, tape.values[st.node])] + [       # and the running statistics
+            (k, buffer_of(prog, k)) for k in idx.buffers_at.get(st.index, ())]
     below = idx.last if st.node == LOSS else idx.prev[st.node]
     out = [(f"{below}.grad", tape.grads[below])] if below in tape.grads else []
     return out + [(f"{k}.grad", tape.grads[k]) for k in idx.param_grads_at.get(st.index, ())
                   if k in tape.grads]                    # a frozen parameter has none
-
-
-# ------------------------------------------------------------------ measures
-def sq(a) -> float:
-    """Sum of squares in float64 (one BLAS dot: the same bits for the same values)."""
-    a = np.asarray(a, dtype=np.float64).ravel()
-    return float(np.dot(a, a))
-
-
-def quick_finite(a: np.ndarray) -> bool:
-    """True when `a` holds no NaN or Inf (a single dot; a False may be an overflow of
-    huge values: confirm with nonfinite)."""
-    if a.dtype.kind != "f":
-        return True
-    a = a.reshape(-1)
-    return math.isfinite(a.dot(a))
-
-
-def grad_sq(program, keys: list[str]) -> float:
-    """Sum of squares of the parameters' gradients in the layers (`keys`, all of them
-    from the packed buffer when it is intact)."""
-    packed = program.packed
-    if packed is not None and len(keys) == len(program.param_layers) and packed.intact():
-        return sq(packed.g)
-    return sum(sq(layer.grads[k]) for layer, k in (program.param_layers[key] for key in keys))
-
-
-def dead_share(layers) -> tuple[int, int] | None:
-    """(dead units, units) over relu layers: a unit is dead when its output is 0 for
-    every sample of the batch; None when a layer has not run."""
-    dead = units = 0
-    for layer in layers:
-        y = layer.cache.get("y")
-        if y is None:
-            return None
-        alive = (y.reshape(len(y), -1) != 0).any(axis=0)            # (units,)
-        dead += alive.size - int(np.count_nonzero(alive))
-        units += alive.size
-    return dead, units
-
-
-def saturated_share(layers) -> tuple[int, int] | None:
-    """(saturated values, values): sigmoid outputs < 0.05 or > 0.95, tanh |y| > 0.95."""
-    sat = total = 0
-    for layer in layers:
-        for key, fn in SATURATING[layer.type]:
-            a = layer.cache.get(key)
-            if a is None:
-                return None
-            if fn == "sigmoid":
-                sat += int(np.count_nonzero((a < 0.05) | (a > 0.95)))
-            else:
-                sat += int(np.count_nonzero(np.abs(a) > 0.95))
-            total += a.size
-    return sat, total
-
-
-def nonfinite(a, what: str, label: str) -> str | None:
-    """"NaN in dense1.W.grad (3 of 32 values)" when `a` holds NaN or Inf (what="nan", as
-    run mode's NaN stop) or +-Inf (what="inf"); None when it holds none."""
-    a = np.asarray(a)
-    if a.dtype.kind not in "fc" or np.isfinite(a).all():
-        return None
-    nan, inf = int(np.count_nonzero(np.isnan(a))), int(np.count_nonzero(np.isinf(a)))
-    n = inf if what == "inf" else nan + inf
-    if not n:
-        return None
-    kind = "NaN" if what == "nan" and nan else "Inf"
-    return f"{kind} in {label}" + (f" = {num(a.reshape(-1)[0])}" if a.size == 1
-                                   else f" ({n} of {a.size} values)")
 
 
 # ------------------------------------------------------------------ watches

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tuinn.errors import TuinnError
 from tuinn.scenario import schema as S
+from tuinn.scenario.data_load import load_data
 from tuinn.scenario.locate import Where
+from tuinn.scenario.network_load import load_layers
 from tuinn.scenario.spec import (GanNetSpec, GanSpec, LossSpec, NetworkSpec, OptimizerSpec,
                                  TrainSpec)
 
@@ -21,15 +22,13 @@ NETS = ("generator", "discriminator")
 
 
 def load_gan(raw: dict, where: Where, dtype: str, base: Path) -> GanSpec:
-    from tuinn.scenario.loader import _data, _layers
     from tuinn.scenario.memory import check_network
     vals = S.check_table(raw.get("gan", {}), S.GAN, "gan", where)
     for table in ("data", *NETS):
         if table not in raw:
             what = {"data": "the real samples", "generator": "input = [latent], layers",
                     "discriminator": "input = the data's shape, layers"}[table]
-            raise TuinnError(f"kind = 'gan' needs a [{table}] table ({what})", file=where.file,
-                             line=where.line("scenario.kind"), key=table)
+            raise where.missing(table, f"kind = 'gan' needs a [{table}] table ({what})")
     optimizer = OptimizerSpec(**S.check_table(raw.get("optimizer", {}), S.OPTIMIZER,
                                               "optimizer", where))
     train = TrainSpec(**S.check_table(raw.get("train", {}), S.TRAIN, "train", where))
@@ -40,7 +39,7 @@ def load_gan(raw: dict, where: Where, dtype: str, base: Path) -> GanSpec:
         opt = (OptimizerSpec(**S.check_table(own, S.OPTIMIZER, f"{name}.optimizer", where))
                if own is not None else None)
         nets[name] = GanNetSpec(input=tuple(t["input"]),     # layer names counted per network
-                                layers=_layers(t["layers"], f"{name}.layers", where, {}, {}),
+                                layers=load_layers(t["layers"], f"{name}.layers", where, {}, {}),
                                 optimizer=opt)
         if not nets[name].layers:
             raise where.error(f"[{name}] needs at least one layer", f"{name}.layers")
@@ -52,7 +51,7 @@ def load_gan(raw: dict, where: Where, dtype: str, base: Path) -> GanSpec:
     table = raw["data"]
     if isinstance(table, dict) and isinstance(table.get("x"), list) and "y" not in table:
         table = {**table, "y": [0] * len(table["x"])}    # real samples only: no targets
-    data, samples, data_key = _data(table, where, dtype, base, disc.input)
+    data, samples, data_key = load_data(table, where, dtype, base, disc.input)
     spec = GanSpec(data=data, generator=gen, discriminator=disc, optimizer=optimizer,
                    train=train, latent=vals["latent"], d_steps=vals["d_steps"])
     for name, net in nets.items():     # the memory estimate, per network

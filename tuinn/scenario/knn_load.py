@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tuinn.errors import TuinnError
 from tuinn.scenario import schema as S
+from tuinn.scenario.data_load import load_data
 from tuinn.scenario.locate import Where
 from tuinn.scenario.spec import KnnSpec
 
@@ -19,11 +19,9 @@ MAX_QUERIES = 2_000        # queries stepped through (five steps each)
 
 
 def load_knn(raw: dict, where: Where, dtype: str, base: Path) -> KnnSpec:
-    from tuinn.scenario.loader import _data
     vals = S.check_table(raw.get("knn", {}), S.KNN, "knn", where)
     if "data" not in raw:
-        raise TuinnError("kind = 'knn' needs a [data] table (the training points)",
-                         file=where.file, line=where.line("scenario.kind"), key="data")
+        raise where.missing("data", "kind = 'knn' needs a [data] table (the training points)")
     table = raw["data"]
     shape: tuple[int, ...] | None = (vals["features"],)
     if "features" in raw.get("knn", {}) and not (isinstance(table, dict)
@@ -38,7 +36,7 @@ def load_knn(raw: dict, where: Where, dtype: str, base: Path) -> KnnSpec:
         shape = x.shape[1:]
     elif isinstance(table, dict) and table.get("file") is not None:
         shape = None
-    data, samples, data_key = _data(table, where, dtype, base, shape or (1,))
+    data, samples, data_key = load_data(table, where, dtype, base, shape or (1,))
     if data.y is not None and (data.y.ndim != 1 or data.y.dtype.kind != "i"):
         raise where.error("knn needs one integer class label per point", "data.y",
                           "y = [0, 1, 1, 0]")

@@ -18,6 +18,7 @@ from tuinn.errors import TuinnError
 from tuinn.fmt import safe
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
+_QUOTES = ('"', "'")      # a tuple: peek() gives "" at the end, and "" is in any str
 _BLANK = re.compile(r"[ \t]*")
 _SPACE = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
 _SCALAR = re.compile(r"[^,\]}\n#]*")
@@ -69,6 +70,10 @@ class Where:
         """An error at `key`'s line; the key as shown is short and control-free."""
         shown = safe(key, limit=80) if key else key
         return TuinnError(message, file=self.file, line=self.line(key), key=shown, hint=hint)
+
+    def missing(self, table: str, message: str) -> TuinnError:
+        """A table the scenario's kind needs is absent: an error at the `kind` line."""
+        return TuinnError(message, file=self.file, line=self.line("scenario.kind"), key=table)
 
 
 class _Scan:
@@ -141,10 +146,8 @@ class _Scan:
         while True:
             self.skip(_BLANK)
             c = self.peek()
-            if c == '"':
-                parts.append(self.basic_string(multi=False)[0])
-            elif c == "'":
-                parts.append(self.literal_string(multi=False)[0])
+            if c in _QUOTES:
+                parts.append(self.string(c, multi=False)[0])
             else:
                 m = _BARE.match(self.t, self.i)
                 if not m:
@@ -172,14 +175,9 @@ class _Scan:
     def value(self, path: list[str]) -> None:
         c = self.peek()
         key = ".".join(path)
-        if self.t.startswith('"""', self.i):
-            self.found.strings[key] = self.basic_string(multi=True)[1]
-        elif self.t.startswith("'''", self.i):
-            self.found.strings[key] = self.literal_string(multi=True)[1]
-        elif c == '"':
-            self.found.strings[key] = self.basic_string(multi=False)[1]
-        elif c == "'":
-            self.found.strings[key] = self.literal_string(multi=False)[1]
+        if c in _QUOTES:
+            multi = self.t.startswith(c * 3, self.i)
+            self.found.strings[key] = self.string(c, multi)[1]
         elif c == "[":
             if not self.skip_plain_array():
                 self.array(path)
@@ -291,8 +289,11 @@ class _Scan:
         self.i = m.end()
         return m.group()[1:-1], [self.line_at(m.start())]
 
-    def literal_string(self, multi: bool) -> tuple[str, list[int]]:
-        simple = None if multi else self._simple(_SIMPLE_LITERAL)
+    def string(self, quote: str, multi: bool) -> tuple[str, list[int]]:
+        """A basic string (`"`, with escapes) or a literal one (`'`, none): its text and
+        the line of each of its lines."""
+        basic = quote == '"'
+        simple = None if multi else self._simple(_SIMPLE_BASIC if basic else _SIMPLE_LITERAL)
         if simple is not None:
             return simple
         starts = self._open(multi)
@@ -301,28 +302,11 @@ class _Scan:
             c = self.peek()
             if not c:
                 raise _Stop
-            if c == "'":
-                if self._close("'", multi, out, starts):
+            if c == quote:
+                if self._close(quote, multi, out, starts):
                     return self._result(out, starts)
                 continue
-            self._emit(out, starts, c, self.i)
-            self.i += 1
-
-    def basic_string(self, multi: bool) -> tuple[str, list[int]]:
-        simple = None if multi else self._simple(_SIMPLE_BASIC)
-        if simple is not None:
-            return simple
-        starts = self._open(multi)
-        out: list[str] = []
-        while True:
-            c = self.peek()
-            if not c:
-                raise _Stop
-            if c == '"':
-                if self._close('"', multi, out, starts):
-                    return self._result(out, starts)
-                continue
-            if c == "\\":
+            if basic and c == "\\":
                 self.escape(out, starts, multi)
                 continue
             self._emit(out, starts, c, self.i)

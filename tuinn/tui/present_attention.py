@@ -94,6 +94,12 @@ def _n(x: float) -> str:
     return f"({s})" if s.startswith("-") else s
 
 
+def _zero(row: np.ndarray) -> str:
+    """The sum of a softmax row's gradient: 0 up to rounding (its entries' size)."""
+    total, size = float(row.sum()), float(np.abs(row).max(initial=0.0))
+    return "0" if abs(total) <= 1e-9 * size else _v(total)
+
+
 def _vec(a: np.ndarray) -> str:
     shown = ", ".join(_v(x) for x in a[:DIMS])
     return f"[{shown}{', …' if a.size > DIMS else ''}]"
@@ -165,5 +171,5 @@ def attention_view(session: Session, layer_name: str, head: int = 0, query: int 
                   f" - {_n(mean)}) = {_v(dS[k])}", "grad"))
         dq = c["dQ"][sample, q, cols]
         L.append((f"∇q{q} = Σ_k ∇s[{q},k]·k_k/√dk = {_vec(dq)}   "
-                  f"(∇s row: {_vec(dS[list(keys)])}, Σ ∇s = {_v(dS.sum())})", "grad"))
+                  f"(∇s row: {_vec(dS[list(keys)])}, Σ ∇s = {_zero(dS)})", "grad"))
     return data

@@ -8,6 +8,7 @@ Computed on the engine thread from a copy of the layer's table (no UI imports).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -32,12 +33,19 @@ def vocab_of(prog) -> list[str] | None:
             from tuinn.scenario.data_seq import vocabulary
             return [_printable(ch) for ch in vocabulary()]
         if data.generator == "skipgram":
-            from tuinn.scenario.data_text import corpus_words, vocabulary
-            words, _ = vocabulary(corpus_words(data.options))
-            return [safe(w, 24) for w in words]           # words from the user's file
+            opts = data.options
+            return list(_corpus_vocab(opts.get("corpus") or "", opts.get("corpus_file") or ""))
     except Exception:           # the data was read once to load; a view never fails on it
         return None
     return None
+
+
+@lru_cache(maxsize=8)
+def _corpus_vocab(corpus: str, corpus_file: str) -> tuple[str, ...]:
+    """The skipgram corpus's vocabulary, read once per corpus (the views redraw often)."""
+    from tuinn.scenario.data_text import corpus_words, vocabulary
+    words, _ = vocabulary(corpus_words({"corpus": corpus, "corpus_file": corpus_file}))
+    return tuple(safe(w, 24) for w in words)                # words from the user's file
 
 
 @dataclass

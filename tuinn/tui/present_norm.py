@@ -61,6 +61,8 @@ class NormData:
     running_var: np.ndarray | None = None
     momentum: float = 0.0
     lines: list[tuple[str, str]] = field(default_factory=list)   # (text, "value" | "grad")
+    sample_means: np.ndarray | None = None   # layernorm over a sequence: the selected
+    sample_vars: np.ndarray | None = None    # sample's statistics at each t (T,)
 
 
 def norm_layer_of(session: Session) -> str | None:
@@ -100,6 +102,11 @@ def norm_view(session: Session, layer_name: str, selected: int = 0) -> NormData 
         data = NormData(layer_name, "layernorm", phase, "any", r, rows_x.shape[0], where, D,
                         float(means[r]), float(var), layer.eps, histogram(x),
                         histogram(rows_y[r]), gamma, beta)
+        if xhat.ndim == 3:                   # a sequence: this sample's every timestep
+            T = xhat.shape[1]
+            first = (r // T) * T
+            data.sample_means = means[first:first + T].copy()
+            data.sample_vars = 1.0 / rstd[first:first + T] ** 2 - layer.eps
         j = int(np.argmax(np.abs(x)))
         _worked(data, float(x[j]), float(xhat.reshape(-1, D)[r, j]), float(rows_y[r, j]),
                 gamma[j], beta[j], f"x[{j}]")

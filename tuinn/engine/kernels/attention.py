@@ -64,8 +64,8 @@ def attention_forward(x, Wq, Wk, Wv, Wo, bq, bk, bv, bo, heads, causal,
                         top = s[j]                                 # the whole row NaN
                 total = zero
                 for j in range(last):
-                    a[j] = np.exp(s[j] - top)
-                    total += a[j]
+                    a[j] = math.exp(s[j] - top)    # libm's (so is np.exp compiled; NumPy's
+                    total += a[j]                  # own differs: a cold start, jit.py)
                 for j in range(last):
                     a[j] = a[j] / total
                 for j in range(last, T):

@@ -24,6 +24,7 @@ with its own "▶"), `labels_inline` ("value ∇grad" on the wire itself, one ro
 from __future__ import annotations
 
 import bisect
+import copy
 import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -155,6 +156,14 @@ class CircuitDiagram(CircuitPainter):
         if self._chars is None:
             self._paint()
         return self._chars, self._styles
+
+    def restyled(self, labels: dict[str, EdgeLabel], current: str | None,
+                 selected: str | None) -> CircuitDiagram:
+        """This layout with other labels and marks, to paint again (a step of a large graph).
+        Only where the labels cannot move it: none shown, or within `label_reserve`."""
+        d = copy.copy(self)
+        d.labels, d.current, d.selected, d._chars = labels, current, selected, None
+        return d
 
     # ---- public queries -------------------------------------------------------------------
     def size(self) -> tuple[int, int]:

@@ -89,6 +89,7 @@ class Bands:
         self._width = max(d.size()[0] + left for d, left in zip(bands, self._left))
         self._height = y
         self._into, self._edge_style = into, edge_style
+        self.into, self.edge_style = into, edge_style
         self._where = {n: i for i, d in enumerate(bands) for n in d.nodes if n not in into[i]}
         self._chars: list[list[str]] | None = None
 
@@ -156,6 +157,7 @@ class Bands:
 
 
 _PLANS: dict[tuple, tuple] = {}      # (circuit, label widths, panel size) -> the layout found
+_LAID: dict[tuple, object] = {}      # (large circuit, panel width) -> its drawing, laid out
 
 
 def _grad_cells(grad: str | None) -> int:
@@ -197,6 +199,8 @@ class FitCircuit:
     def _fit(self, width: int, height: int):
         """Search the candidates, or replay the plan found for the same circuit, label
         widths and panel size (stepping changes neither, so a step lays out only once)."""
+        if len(self.nodes) > LARGE:
+            return self._fit_large(width)
         shape = (tuple(self.nodes), self.output, self.output_name, self._widths(), width, height)
         plan = _PLANS.get(shape + (self.current,)) or _PLANS.get(shape)
         if plan is None or plan[0] == "skip":             # ("skip", n): the first n never fit
@@ -219,6 +223,26 @@ class FitCircuit:
             drawing = Bands(bands, [()] + [tuple(spec[3]) for spec in specs[:-1]],
                             edge if isinstance(edge, Style) else Style.parse(edge))
         drawing.layout = name
+        return drawing
+
+    def _fit_large(self, width: int):
+        """A large graph: LAST_RESORT, which depends on neither the labels nor the panel's
+        height, laid out once per width; a step only paints it again."""
+        shape = (tuple(self.nodes), self.output, self.output_name, width)
+        laid = _LAID.get(shape)
+        if laid is None:
+            _, laid = self._search(width, 0)
+            _LAID[shape] = laid
+            while len(_LAID) > 4:
+                _LAID.pop(next(iter(_LAID)))
+        if isinstance(laid, Bands):
+            bands = [b.restyled(self.labels, *(None if n in into else n
+                                               for n in (self.current, self.selected)))
+                     for b, into in zip(laid.bands, laid.into)]
+            drawing = Bands(bands, laid.into, laid.edge_style)
+        else:
+            drawing = laid.restyled(self.labels, self.current, self.selected)
+        drawing.layout = laid.layout
         return drawing
 
     def _widths(self) -> tuple:

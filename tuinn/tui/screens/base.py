@@ -136,6 +136,17 @@ class DebuggerScreen(ScaffoldKeys, Screen):
         return {"status": (s.phase, s.tick, s.total, output_value(s), extra),
                 "debug": self.debug_rows(s, s.watches.evaluate(s))}
 
+    def step_lines(self, s: Session, line=None) -> list:
+        """The step list's lines: made once per program (a step changes none of them;
+        the list redraws only the rows whose mark moved). line: (session, index) -> line."""
+        if line is None:
+            from tuinn.tui.present import step_line as line
+        key = (id(s.steps), len(s.steps), line)
+        cached = getattr(self, "_step_lines", None)
+        if cached is None or cached[0] != key:
+            self._step_lines = (key, [line(s, i) for i in range(len(s.steps))])
+        return self._step_lines[1]
+
     @staticmethod
     def debug_rows(s: Session, values) -> list:
         rows = [DebugRow("breakpoint", i, bp.text, bp.enabled, bp.hits)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 
-from tuinn.tui.present import diagram_labels, diagram_nodes, gate_view, pass_end, step_line
+from tuinn.tui.present import diagram_labels, diagram_nodes, gate_view, pass_end
 from tuinn.tui.render.circuit_fit import FitCircuit
 from tuinn.tui.screens.base import DebuggerScreen
 from tuinn.tui.screens.edit import EditInput
@@ -72,7 +72,7 @@ class GraphScreen(DebuggerScreen):
             phase, tick, total, _, extra = f["status"]      # not computed here yet: the
             f["status"] = (phase, tick, total, f"{self.edited_output} at the end", extra)
         f.update(
-            lines=[step_line(s, i) for i in range(len(s.steps))],
+            lines=self.step_lines(s),
             current=step.index if step else None, done=s.done_steps,
             diagram=FitCircuit(diagram_nodes(s), s.program.output, diagram_labels(s),
                                current=current, selected=self.selected,

@@ -12,7 +12,6 @@ from textual.widgets import ContentSwitcher
 from tuinn import fmt
 from tuinn.engine.controller import Progress
 from tuinn.engine.network import LOSS
-from tuinn.tui.present import step_line
 from tuinn.tui.present_conv import conv_view
 from tuinn.tui.present_cells import layer_circuit
 from tuinn.tui.present_layers import layer_picture
@@ -141,7 +140,7 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         current = None if step is None else (step.node if step.node in self.order else step.layer)
         shown = self.selected or current or LOSS
         f.update(
-            lines=[step_line(s, i) for i in range(len(s.steps))],
+            lines=self.step_lines(s),
             current=step.index if step else None, done=s.done_steps, follow=shown,
             tensor=tensor_view(s, shown), conv=None, rnn=None, attn=None, norm=None, embed=None)
         f.update(self.layer_frame(s, current))

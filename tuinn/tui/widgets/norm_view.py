@@ -89,6 +89,12 @@ def render_norm(d: NormData | None, width: int = 80) -> Group:
     if d.kind == "batchnorm":
         parts.append(_table(d, width))
     else:
+        if d.sample_means is not None:       # one sample's statistics, timestep by timestep
+            for name, vals in (("mean", d.sample_means), ("var", d.sample_vars)):
+                line = Text(f"{name} at t = 0..{len(vals) - 1}: ", style="bold")
+                line.append("  ".join(compact(float(x)) for x in vals))
+                line.truncate(width, overflow="ellipsis")
+                parts.append(line)
         for name, vals in (("γ", d.gamma), ("β", d.beta)):
             line = Text(f"{name} per unit ({len(vals)}): ", style="bold")
             line.append("  ".join(compact(float(x)) for x in vals[:MAX_TABLE_ROWS]))

@@ -31,8 +31,10 @@ class _Map:
     prints one legend for all maps; row labels say which units are shown), at most
     `width` cells wide. Relies on the documented line order of Heatmap."""
 
-    def __init__(self, heatmap: Heatmap, width: int, strided: bool):
-        self.heatmap, self.width, self.drop = heatmap, width, 2 if strided else 1
+    def __init__(self, heatmap: Heatmap, width: int, rows: int):
+        # the ▼ line, then one line per shown row (every step-th, as Heatmap picks them)
+        step = -(-rows // max(1, heatmap.max_rows))
+        self.heatmap, self.width, self.keep = heatmap, width, 1 + len(range(0, rows, step))
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         w = min(self.width, options.max_width)
@@ -41,7 +43,7 @@ class _Map:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         opts = options.update(width=min(self.width, options.max_width), height=None)
         lines = console.render_lines(self.heatmap, opts, pad=False)
-        for line in lines[:-self.drop]:
+        for line in lines[:self.keep]:
             yield from line
             yield Segment.line()
 
@@ -86,7 +88,7 @@ def _maps(data: RecurrentData, width: int, max_rows: int) -> Table:
                        row_labels=labels,
                        marker_row=data.unit if units else None)
         w = 1 + cols + (label if first else 0)
-        cells.append(Group(_title(m, w), _Map(heat, w, rows > max_rows or data.T > cols)))
+        cells.append(Group(_title(m, w), _Map(heat, w, rows)))
     for i in range(0, len(cells), per_row):
         row = cells[i:i + per_row]
         grid.add_row(*row, *[""] * (min(per_row, len(cells)) - len(row)))
@@ -140,7 +142,8 @@ def _legend(data: RecurrentData) -> Text:
     blank = "left of" if data.phase == "backward" else "right of"
     both = any(m.symbol.startswith("←") for m in data.maps)
     rev = ("\n← the backward direction: it runs from t = T down to 1, right to left on the "
-           "same time axis; the dense layer sees both at each t") if both else ""
+           "same time axis (blank on the other side of its ▼: not reached yet); the next layer "
+           "sees both at each t") if both else ""
     return Text(f"{names}\ncells ░▒▓█ |x| / the map's largest, ▂▄▆▇ negative; ▼ t; ▶ unit; "
                 f"blank {blank} ▼: not reached yet{rev}", style="dim")
 
