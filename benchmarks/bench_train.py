@@ -55,13 +55,13 @@ class Workload:
 
 
 WORKLOADS = [
-    Workload("W1", "MLP 2-16-16-3, batch 64, SGD, float64", "float64", 64, 64 * 100, (2, 502), 0.03),
-    Workload("W2", "MLP 64-256-256-10, batch 128, SGD, float64", "float64", 128, 128 * 20, (1, 41), 0.8),
+    Workload("W1", "MLP 2-16-16-3, batch 64, SGD, float64", "float64", 64, 64 * 100, (2, 1002), 0.03),
+    Workload("W2", "MLP 64-256-256-10, batch 128, SGD, float64", "float64", 128, 128 * 20, (1, 81), 0.8),
     Workload("W3", "LSTM 8-64, T 32, batch 16, dense 1, MSE, Adam, float64", "float64", 16, 16 * 20,
-             (1, 16), 0.3),
-    Workload("W3f", "the same LSTM in float32", "float32", 16, 16 * 20, (1, 21), 0.5),
+             (1, 61), 0.3),
+    Workload("W3f", "the same LSTM in float32", "float32", 16, 16 * 20, (1, 101), 0.5),
     Workload("W4", "CNN 1x28x28, conv 8 3x3 pad 1, relu, maxpool 2, dense 10, batch 32, SGD, "
-                   "float64", "float64", 32, 32 * 20, (1, 31), 0.25),
+                   "float64", "float64", 32, 32 * 20, (1, 61), 0.25),
 ]
 
 
@@ -88,7 +88,7 @@ def make(w: Workload) -> tuple[str, dict, dict]:
         T, I, H = 32, 8, 64
         x = rng.standard_normal((n, T, I))
         y = np.tanh(x[:, :4, 0].sum(axis=1, keepdims=True) / 2)            # (N, 1)
-        layers = ('[[model.layers]]\ntype = "lstm"\nname = "lstm"\nunits = 64\n'
+        layers = ('[[model.layers]]\ntype = "lstm"\nname = "lstm"\nhidden = 64\n'
                   '[[model.layers]]\ntype = "dense"\nname = "head"\nunits = 1\n')
         k = 1 / np.sqrt(H)
         params = {"lstm.Wx": rng.uniform(-k, k, (I, 4 * H)), "lstm.Wh": rng.uniform(-k, k, (H, 4 * H)),
@@ -169,7 +169,7 @@ def run_tuinn(path: str, epochs: int) -> tuple[float, float, list[float]]:
 def torch_model(w: Workload, params: dict):
     import torch
     from torch import nn
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+    t = lambda a: torch.from_numpy(np.array(a, order="C"))   # a copy: runs start alike  # noqa: E731
     if w.key in ("W1", "W2"):
         mods, i = [], 1
         while f"fc{i}.W" in params:
@@ -197,7 +197,10 @@ def torch_model(w: Workload, params: dict):
             net.lstm.weight_ih_l0 = nn.Parameter(t(params["lstm.Wx"].T.copy()))
             net.lstm.weight_hh_l0 = nn.Parameter(t(params["lstm.Wh"].T.copy()))
             net.lstm.bias_ih_l0 = nn.Parameter(t(params["lstm.b"]))
-            net.lstm.bias_hh_l0 = nn.Parameter(t(np.zeros_like(params["lstm.b"])))
+            # tuinn's LSTM has one bias: PyTorch's second stays 0 and untrained (trained,
+            # it would take a second step of the same gradient: twice tuinn's)
+            net.lstm.bias_hh_l0 = nn.Parameter(t(np.zeros_like(params["lstm.b"])),
+                                               requires_grad=False)
             net.head.weight = nn.Parameter(t(params["head.W"].T.copy()))
             net.head.bias = nn.Parameter(t(params["head.b"]))
         net.lstm.flatten_parameters()

@@ -14,7 +14,7 @@ from test_circuit_render import render
 from tuinn.tui.render import circuit as circuit_mod
 from tuinn.tui.render import circuit_fit
 from tuinn.tui.render.circuit import CircuitDiagram, DiagramNode, EdgeLabel, _inversions
-from tuinn.tui.render.circuit_fit import LARGE, LAST_RESORT, SEARCH_WORK, FitCircuit
+from tuinn.tui.render.circuit_fit import LARGE, LAST_RESORT, SEARCH_WORK, WINDOW, FitCircuit
 
 
 def flat_sum(n: int, value: str = "1.00") -> tuple[list[DiagramNode], dict[str, EdgeLabel]]:
@@ -46,7 +46,8 @@ def test_a_300_gate_flat_sum_is_laid_out_with_bounded_work(builds):
     fc = FitCircuit(nodes, nodes[-1].id, labels, current="g1", output_name="f")
     d = fc.fit(78, 12)
     assert builds[0] <= 400 and fc.work <= 12 * len(nodes)
-    assert set(d.nodes) == {n.id for n in nodes}           # every gate is drawn
+    assert len(d.bands) == 2 * WINDOW + 1 and "g1" in d.nodes     # the bands around g1
+    assert d.layout.startswith("too large to fit: bands 1-9 of ") and d.size()[0] <= 78
     lines = render(d, width=d.size()[0])
     x, y, w, h = d.node_box("g1")
     assert "+" in lines[y + h // 2][x:x + w]
@@ -56,10 +57,31 @@ def test_a_300_gate_flat_sum_is_laid_out_with_bounded_work(builds):
         step = FitCircuit(nodes, nodes[-1].id, flat_sum(300, value)[1], current=cur,
                           selected="g7", output_name="f")
         d2 = step.fit(78, 12)
-        assert d2.size() == d.size() and d2.layout == d.layout
         assert step.work == 0 and builds[0] == before
+        assert len(d2.bands) == 2 * WINDOW + 1 and "g7" in d2.nodes     # around the selected
         text = "\n".join(render(d2, width=d2.size()[0]))
-        assert ("┏" if cur != "a" else "┃a┃") in text and "╔" in text     # current, selected
+        assert "╔" in text                                   # the selected gate marked
+        if cur in d2.nodes:                                  # and the current one
+            assert ("┏" if cur != "a" else "┃a┃") in text
+
+
+def test_a_large_graph_draws_a_window_that_follows_the_node_in_view(builds):
+    """5,000 gates: laid out once; then each frame draws 2 * WINDOW + 1 bands, whichever
+    node is in view, and the full-size view (z) draws the same bands in 3-row boxes."""
+    nodes, labels = flat_sum(5000)
+    first = FitCircuit(nodes, nodes[-1].id, labels, current="g2", output_name="f").fit(78, 20)
+    laid = builds[0]
+    assert laid <= 3 * 5000 // 5                     # a few tries per band of ~5 gates
+    assert first.layout.startswith("too large to fit: bands 1-9 of ")
+    for cur, sel in (("g2500", None), ("g10", "g4990"), (nodes[-1].id, None)):
+        fc = FitCircuit(nodes, nodes[-1].id, labels, current=cur, selected=sel, output_name="f")
+        d = fc.fit(77, 20)                           # the scrollbar came: the same layout
+        assert (sel or cur) in d.nodes and len(d.bands) == 2 * WINDOW + 1
+        assert sum(len(b.nodes) for b in d.bands) < 120          # bounded, not 5,000
+        full = fc.full()
+        assert (sel or cur) in full.nodes and full.layout.startswith("full size, bands")
+        assert full.size()[1] > d.size()[1]          # 3-row boxes with every label
+    assert builds[0] - laid <= 3 * (2 * WINDOW + 1)  # the full views' bands, no search
 
 
 def test_large_graphs_go_straight_to_the_least_detailed_layout(builds):
@@ -67,7 +89,7 @@ def test_large_graphs_go_straight_to_the_least_detailed_layout(builds):
     fc = FitCircuit(nodes, nodes[-1].id, labels, output_name="f")
     assert fc.candidates() == [LAST_RESORT]
     d = fc.fit(100, 20)
-    assert d.layout == "too large to fit: scrolls"
+    assert d.layout.startswith("too large to fit")
     assert fc.work <= 12 * len(nodes)
     text = "\n".join(render(d, width=d.size()[0]))
     assert "1.00" not in text and "∇" not in text           # no labels: the inspector has them

@@ -9,6 +9,8 @@ the workspaces reallocate epoch after epoch.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -53,11 +55,21 @@ CASES = {   # name: (data, input, layers, loss, optimizer)
                        MLP.format(out=3), "hinge", "adam"),
     "bce": ('generator = "moons"\nsamples = 75', "[2]", MLP.format(out=1), "bce", "sgd"),
     "mse": ('generator = "sine"\nsamples = 65', "[1]", MLP.format(out=1), "mse", "sgd"),
+    "lstm": ('generator = "copy"\nsamples = 90', "[10, 4]",
+             '[[model.layers]]\ntype = "lstm"\nhidden = 8\n' + MLP.format(out=4).split("\n", 4)[4],
+             "softmax_ce", "adam"),
+    "gru-sequence": ('file = "data/reverse.npz"', "[8, 4]",           # (N, T, C) outputs
+                     '[[model.layers]]\ntype = "gru"\nhidden = 8\nbidirectional = true\n'
+                     'return_sequences = true\n[[model.layers]]\ntype = "dense"\nunits = 4\n',
+                     "softmax_ce", "adam"),
 }
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
 def scenario(case: str, dtype: str = "float64", batch: int = 16) -> str:
     data, inp, layers, loss, optim = CASES[case]
+    if case == "gru-sequence":
+        batch *= 3                              # 800 training samples: a last batch of 32
     return f"""[scenario]
 name = "metrics"
 kind = "network"
@@ -81,7 +93,7 @@ batch_size = {batch}
 
 
 def session(text: str):
-    return build_session(load_text(text, "metrics.toml"))
+    return build_session(load_text(text, str(SCENARIOS / "metrics.toml")))  # data/ beside
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -12,7 +12,6 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from tuinn.engine.build import open_session
-from tuinn.engine.training import train
 from tuinn.tui.present_embed import cosine_nearest, embed_layer_of, embed_view, pca2, vocab_of
 from tuinn.tui.present_norm import BINS, histogram, norm_layer_of, norm_view
 from tuinn.tui.render.words import WordMap, place

@@ -114,7 +114,7 @@ def _kernels():
     from tuinn.engine import jit
     for mod in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"tuinn.engine.kernels.{mod.name}")
-    return list(jit.KERNELS)
+    return [k for k in jit.KERNELS if k.py_func.__module__.startswith("tuinn.")]
 
 
 #: NumPy's own scalar exp, log, tanh and power (uncompiled) may differ from libm's

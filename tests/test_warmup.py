@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -137,3 +138,27 @@ def test_warmup_compiles_behind_a_session_that_steps_at_once(tmp_path):
     assert r["events"][-1] == "done"
     assert [e[2] for e in r["events"][:-1]] == r["titles"]              # in program order
     assert [e[0] for e in r["events"][:-1]] == list(range(len(r["titles"])))
+
+
+def test_a_bulk_command_waits_for_the_compile_and_the_warmup_does_not_wait_for_it():
+    """Controller.submit(compiled=True) runs after `compiled` is set; while it waits,
+    the engine does not count as stepping (the warm-up would give way to it forever)."""
+    from tuinn.engine.controller import Controller
+    ran, events = [], []
+    ctl = Controller(object(), events.append)
+    try:
+        ctl.compiled.clear()
+        ctl.submit(lambda s: ran.append("bulk"), "bulk", compiled=True)
+        deadline = time.monotonic() + 10
+        while not ctl.waiting_for_compile and time.monotonic() < deadline:
+            pass
+        assert ctl.waiting_for_compile and ran == [] and not ctl.stepping()
+        ctl.compiled.set()
+        assert ctl.wait_idle(10)
+        assert ran == ["bulk"] and events == ["bulk"] and not ctl.waiting_for_compile
+        ctl.submit(lambda s: time.sleep(0.3))
+        time.sleep(0.1)
+        assert ctl.stepping()                          # a plain command: the warm-up waits
+        assert ctl.wait_idle(10)
+    finally:
+        ctl.stop()

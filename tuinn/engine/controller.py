@@ -48,6 +48,7 @@ class Controller:
         #: background (tuinn/engine/warmup.py), as run mode needs the compiled path
         self.compiled = threading.Event()
         self.compiled.set()
+        self.waiting_for_compile = False         # a bulk command waits for it (submit)
         self.error: BaseException | None = None
         #: computed on the engine thread with every run-mode report (e.g. a decision grid)
         self.report_extras: Callable[[Session], dict] | None = None
@@ -55,9 +56,25 @@ class Controller:
         self._thread.start()
 
     # ------------------------------------------------------------------ API
-    def submit(self, fn: Callable[[Session], object], event: object = "step") -> None:
-        """Run `fn(session)` on the engine thread, then report `event` (or fn's result)."""
+    def submit(self, fn: Callable[[Session], object], event: object = "step",
+               compiled: bool = False) -> None:
+        """Run `fn(session)` on the engine thread, then report `event` (or fn's result);
+        `compiled`: a bulk command (training many iterations), which first waits for
+        the kernels' compile as run mode does (`compiled`, tuinn/engine/warmup.py)."""
+        if compiled:
+            fn = self._after_compile(fn)
         self._queue.put((fn, event))
+
+    def _after_compile(self, fn):
+        def run(session: Session):
+            if not self.compiled.is_set():
+                self.waiting_for_compile = True
+                try:
+                    self.compiled.wait()
+                finally:
+                    self.waiting_for_compile = False
+            return fn(session)
+        return run
 
     def run(self) -> None:
         """Start run mode (ignored if already running)."""
@@ -74,8 +91,10 @@ class Controller:
         self._queue.put(None)
 
     def stepping(self) -> bool:
-        """A user's command is running or queued (not run mode)."""
-        return (self.busy or not self._queue.empty()) and not self.running
+        """A user's command is running or queued (not run mode, nor one that waits for
+        the compile: the warm-up gives way to this)."""
+        return ((self.busy or not self._queue.empty()) and not self.running
+                and not self.waiting_for_compile)
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until every submitted command has finished (tests, headless use)."""

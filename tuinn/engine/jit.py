@@ -42,6 +42,8 @@ def kernel(fn):
 
 
 def _switch(disp) -> None:
+    if not hasattr(disp, "_compile_for_args"):      # NUMBA_DISABLE_JIT=1: plain Python
+        return
     compile_for_args = disp._compile_for_args
     disp.uncompiled = disp.py_func                 # or a stand-in (`stand_in`)
     name = disp.py_func.__qualname__

@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from tuinn.engine.history import History
 from tuinn.engine.kernels import metrics as M
 from tuinn.engine.losses import Loss
 
@@ -82,11 +83,19 @@ def validate(prog) -> tuple[float | None, float | None]:
 
 
 def train(session, epochs: int | None = None,
-          on_iteration: Callable[[int, float], None] | None = None) -> Iterator[EpochResult]:
+          on_iteration: Callable[[int, float], None] | None = None,
+          keep_history: bool = False) -> Iterator[EpochResult]:
     """Train for `epochs` (default: the scenario's) and yield one result per epoch.
-    Raises NonFinite at the first NaN/Inf, with the session standing on that step."""
+    Raises NonFinite at the first NaN/Inf, with the session standing on that step.
+
+    Headless, nobody steps back: unless `keep_history`, the time-travel history keeps
+    only the last iteration's start (all a NonFinite replay needs). A ring of the
+    scenario's `[debug] history` (200) fresh snapshots, each the parameters and the
+    optimizer's state, costs ~10% of an LSTM iteration in memory traffic alone."""
     prog = session.program
     epochs = prog.epochs if epochs is None else epochs
+    if not keep_history and prog.history.limit > 1:
+        prog.history = History(1)
     start = time.perf_counter()
     loss_fn = prog.loss
     counts = loss_fn.is_classification or loss_fn.type == "bce"

@@ -119,10 +119,9 @@ class Warmup:
         give_way(self.engine_busy)
 
     def _run(self) -> None:
-        import os; os.environ.get("J2NOWARM") and time.sleep(60)  # J2TEMP
         try:
-            if not any(k.signatures for k in jit.KERNELS):     # a fresh process: the app
-                self._started = True                        # starts first (builds, draws)
+            if not any(getattr(k, "signatures", 0) for k in jit.KERNELS):  # a fresh process:
+                self._started = True                # the app starts first (builds, draws)
                 quiet_start(self.engine_busy)
             with jit.compiling(self._before_compile):
                 compile_program(self.spec, self.report, self._cancel.is_set, self.engine_busy)

@@ -50,23 +50,16 @@ def suggest(word: str, options) -> str | None:
     return None
 
 
+#: the TOML name of each type tomllib returns, with an article (bool before int: a bool is one)
+_TYPE_NAMES = ((bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
+               (list, "an array"), (dict, "a table"),
+               ((datetime.date, datetime.time), "a date/time"))
+
+
 def type_name(value: Any) -> str:
     """The TOML name of a value's type, with an article."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, (datetime.date, datetime.time)):
-        return "a date/time"
-    return type(value).__name__
+    return next((name for kind, name in _TYPE_NAMES if isinstance(value, kind)),
+                type(value).__name__)
 
 
 def _expect(what: str, value: Any, key: str, where: Where):

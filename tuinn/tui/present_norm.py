@@ -15,6 +15,7 @@ import numpy as np
 
 from tuinn.engine.session import Session
 from tuinn.tui.present_rnn import _owner, _step
+from tuinn.tui.render.plot import compact
 
 NORM_TYPES = ("layernorm", "batchnorm")
 BINS = 16
@@ -128,8 +129,6 @@ def norm_view(session: Session, layer_name: str, selected: int = 0) -> NormData 
 
 def _worked(d: NormData, x: float, xh: float, y: float, g: float, b: float, name: str) -> None:
     """One entry's arithmetic: x̂ = (x - mean)/√(var + eps), y = γ·x̂ + β."""
-    from tuinn.tui.render.plot import compact
-
     def v(x: float) -> str:                 # a factor: negatives in parentheses
         t = compact(float(x))
         return f"({t})" if t.startswith("-") else t

@@ -63,6 +63,8 @@ LAST_RESORT = Layout("no labels (large graph)", inline=True, row_gap=0, wire_pad
 SEARCH_WORK = 6000
 #: nodes above which the search is skipped: the graph cannot fit with labels anyway
 LARGE = 120
+#: a large graph draws the band holding the node in view and this many either side
+WINDOW = 4
 
 
 def _left_of(band: CircuitDiagram, into: tuple[str, ...]) -> int:
@@ -138,6 +140,10 @@ class Bands:
         x, y = self.bands[i].entry_cell(id, k)
         return x + self._left[i], y + self._top[i]
 
+    def band_of(self, id: str) -> int:
+        """The band a node is drawn in (0 if none)."""
+        return self._where.get(id, 0)
+
     def node_at(self, x: int, y: int) -> str | None:
         for i, d in enumerate(self.bands):
             node = d.node_at(x - self._left[i], y - self._top[i])
@@ -158,6 +164,32 @@ class Bands:
 
 _PLANS: dict[tuple, tuple] = {}      # (circuit, label widths, panel size) -> the layout found
 _LAID: dict[tuple, object] = {}      # (large circuit, panel width) -> its drawing, laid out
+
+
+def _part(lo: int, hi: int, n: int) -> str:
+    """The panel's subtitle for a window of a large graph's bands."""
+    if hi - lo == n:
+        return "too large to fit: scrolls"
+    return f"too large to fit: bands {lo + 1}-{hi} of {n}"
+
+
+def _from_guess(options: list[int], fitting, k: int):
+    """(cut, band): the widest of `options` (widest first) that `fitting` makes a band
+    for, trying the guess options[k] first, then wider ones while they fit, or else
+    narrower ones. Two or three tries a band where widest-first takes five."""
+    if not options:
+        return None
+    if (band := fitting(options[k])) is not None:
+        found = (options[k], band)
+        for c in reversed(options[:k]):
+            if (band := fitting(c)) is None:
+                break
+            found = (c, band)
+        return found
+    for c in options[k + 1:]:
+        if (band := fitting(c)) is not None:
+            return c, band
+    return None
 
 
 def _grad_cells(grad: str | None) -> int:
@@ -185,6 +217,8 @@ class FitCircuit:
         self._budget = math.inf       # the work at which the search gives up on detail
 
     def full(self) -> CircuitDiagram:
+        if len(self.nodes) > LARGE:
+            return self._full_large()
         d = self._build(LAYOUTS[0], self.nodes, self.output, self.output_name, full=True)
         d.layout = "full size"
         return d
@@ -225,24 +259,54 @@ class FitCircuit:
         drawing.layout = name
         return drawing
 
-    def _fit_large(self, width: int):
-        """A large graph: LAST_RESORT, which depends on neither the labels nor the panel's
-        height, laid out once per width; a step only paints it again."""
+    def _laid_large(self, width: int):
+        """A large graph in LAST_RESORT, which depends on neither the labels nor the
+        panel's height: laid out once per width (a step only paints it again)."""
         shape = (tuple(self.nodes), self.output, self.output_name, width)
-        laid = _LAID.get(shape)
-        if laid is None:
-            _, laid = self._search(width, 0)
+        laid = _LAID.get(shape) or next(      # one laid out for a wider panel that fits this
+            (d for k, d in _LAID.items() if k[:3] == shape[:3] and d.size()[0] <= width <= k[3]),
+            None)
+        if laid is None:                      # a cell to spare for the scrollbar that
+            _, laid = self._search(max(1, width - 1), 0)    # will appear (narrowing the panel)
             _LAID[shape] = laid
             while len(_LAID) > 4:
                 _LAID.pop(next(iter(_LAID)))
-        if isinstance(laid, Bands):
-            bands = [b.restyled(self.labels, *(None if n in into else n
-                                               for n in (self.current, self.selected)))
-                     for b, into in zip(laid.bands, laid.into)]
-            drawing = Bands(bands, laid.into, laid.edge_style)
-        else:
+        return laid
+
+    def _fit_large(self, width: int):
+        """The bands of a large graph around the selected (else the current) node, at
+        most 2 * WINDOW + 1 of them: a frame's cost does not grow with the graph."""
+        laid = self._laid_large(width)
+        if not isinstance(laid, Bands):
             drawing = laid.restyled(self.labels, self.current, self.selected)
-        drawing.layout = laid.layout
+            drawing.layout = laid.layout
+            return drawing
+        lo, hi = self._window(laid)
+        bands = [b.restyled(self.labels, *(None if n in into else n
+                                           for n in (self.current, self.selected)))
+                 for b, into in zip(laid.bands[lo:hi], laid.into[lo:hi])]
+        drawing = Bands(bands, laid.into[lo:hi], laid.edge_style)
+        drawing.layout = _part(lo, hi, len(laid.bands))
+        return drawing
+
+    def _window(self, laid: Bands) -> tuple[int, int]:
+        """The bands to draw: WINDOW either side of the one holding the node in view."""
+        here = laid.band_of(self.selected or self.current or self.output)
+        lo = max(0, min(here - WINDOW, len(laid.bands) - 2 * WINDOW - 1))
+        return lo, min(len(laid.bands), lo + 2 * WINDOW + 1)
+
+    def _full_large(self) -> Bands | CircuitDiagram:
+        """`full` for a large graph: 3-row boxes with every label, for the bands around
+        the node in view (cut where the panel's last fitted layout cut them)."""
+        laid = _LAID.get(next((k for k in reversed(_LAID) if k[:3] == (
+            tuple(self.nodes), self.output, self.output_name)), None)) or self._laid_large(200)
+        if not isinstance(laid, Bands):
+            return self._build(LAYOUTS[0], self.nodes, self.output, self.output_name, full=True)
+        lo, hi = self._window(laid)
+        home, specs = laid.plan
+        bands = [self._band(LAYOUTS[0], home, *spec) for spec in specs[lo:hi]]
+        drawing = Bands(bands, laid.into[lo:hi], laid.edge_style)
+        drawing.layout = "full size, " + _part(lo, hi, len(laid.bands)).split(": ", 1)[1]
         return drawing
 
     def _widths(self) -> tuple:
@@ -338,7 +402,7 @@ class FitCircuit:
         bands: list[CircuitDiagram] = []
         into: list[tuple[str, ...]] = [()]             # per band: the edges it continues
         specs: list[tuple] = []                        # per band: _band's arguments
-        start = 0
+        start, over = 0, None                          # over: a band's cells beyond est's
         while True:
             if start > 0 and est(start, last + 1) <= width:    # the rest in one band?
                 rest = self._band(layout, home, start, last, into[-1], None)
@@ -351,18 +415,34 @@ class FitCircuit:
             widest = bisect.bisect_right(xs, width + 12 + xs[start]) - 2
             options = cut_cols[bisect.bisect_left(cut_cols, start):
                                bisect.bisect_right(cut_cols, widest)][::-1]
-            for c in options:
-                if self.work > self._budget:
-                    return None                    # the search gives up on this layout
+
+            def fitting(c: int) -> CircuitDiagram | None:
                 band = self._band(layout, home, start, c, into[-1], cuts[c])
-                if band is not None and band.size()[0] + _left_of(band, into[-1]) <= width:
-                    bands.append(band)
-                    specs.append((start, c, into[-1], cuts[c]))
-                    into.append(tuple(cuts[c]))
-                    start = c + 1
-                    break
+                fits = band is not None and band.size()[0] + _left_of(band, into[-1]) <= width
+                return band if fits else None
+
+            if layout is LAST_RESORT and over is not None:     # a large graph: guess first
+                found = _from_guess(options, fitting, next(
+                    (i for i, c in enumerate(options) if xs[c + 1] - xs[start] + over <= width),
+                    len(options) - 1))
             else:
+                found = None
+                for c in options:
+                    if self.work > self._budget:
+                        return None                # the search gives up on this layout
+                    if (band := fitting(c)) is not None:
+                        found = (c, band)
+                        break
+            if found is None:
                 return None
+            c, band = found
+            if layout is LAST_RESORT:
+                over = max(over or 0, band.size()[0] + _left_of(band, into[-1])
+                           - (xs[c + 1] - xs[start]))
+            bands.append(band)
+            specs.append((start, c, into[-1], cuts[c]))
+            into.append(tuple(cuts[c]))
+            start = c + 1
         edge = self.styles.get("edge_style", "")
         banded = Bands(bands, into, edge if isinstance(edge, Style) else Style.parse(edge))
         banded.plan = (home, specs)

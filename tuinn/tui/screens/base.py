@@ -3,6 +3,8 @@ scenario kind shares; subclasses compose their panels and draw them in `redraw`.
 
 from __future__ import annotations
 
+import time
+
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.containers import Horizontal, Vertical
@@ -93,17 +95,26 @@ class DebuggerScreen(ScaffoldKeys, Screen):
                              finished, self.controller.stepping).start()
 
     def _warm(self, session: Session) -> str:
-        """On the engine thread once the kernels are compiled (a kind's own last touch)."""
+        """On the engine thread once the kernels are compiled: unless a step has been
+        taken in this pass, run it once and go back to its start, so that its loss
+        and values are known from the start (what the loss readout and chart show)."""
+        if session.tick == 0:
+            for _ in range(len(session.steps)):
+                session.step_over()
+            session.restart()
         return "warm"
 
     def on_engine_changed(self, message: EngineChanged) -> None:
         event = message.event
         if isinstance(event, tuple) and event and event[0] == "warm":
             _, done, total, node = event
-            for bar in self.query("#warm").results(ProgressBar):
-                bar.update(total=total, progress=done)
             self.warm_note = f"compiling or loading kernels {done}/{total}: {node}"
-            self.status()
+            now = time.monotonic()             # thousands of steps: redraw ~10 times a second
+            if now - getattr(self, "_warm_drawn", -1.0) >= 0.1 or done + 1 >= total:
+                self._warm_drawn = now
+                for bar in self.query("#warm").results(ProgressBar):
+                    bar.update(total=total, progress=done)
+                self.status()
         elif event == "warm":
             self.ready = True
             self.query("#warm").remove()
@@ -165,7 +176,9 @@ class DebuggerScreen(ScaffoldKeys, Screen):
         self.last_frame.update(frame)
         self.status()
         if "debug" in frame:
-            self.query_one(DebugPanel).show(frame["debug"])
+            panel = self.query_one(DebugPanel)
+            if frame["debug"] != panel.rows or not panel.option_count:   # else as shown
+                panel.show(frame["debug"])
             self.set_class(bool(frame["debug"]), "-has-debug")
         if "lines" in frame:
             self.query_one(StepList).show(frame["lines"], frame["current"], frame["done"])
@@ -190,18 +203,19 @@ class DebuggerScreen(ScaffoldKeys, Screen):
             message = message or self.warm_note
             if self.controller.running:               # c pressed: waits for the compiled path
                 message += " · run mode starts when compiled"
-            else:
-                message += " · steps run uncompiled meanwhile"
+            elif self.controller.waiting_for_compile:  # x or J: likewise
+                message += " · training starts when compiled"
         self.query_one(StatusBar).show(self.spec.info.name, phase, tick, total, value, extra,
                                        message or self.message)
 
     # ------------------------------------------------------------------ keys
-    def _do(self, fn) -> None:
-        """Run a session command on the engine thread, then draw the new frame."""
+    def _do(self, fn, compiled: bool = False) -> None:
+        """Run a session command on the engine thread, then draw the new frame;
+        `compiled`: it trains many iterations, so it waits for the compiled kernels."""
         if self.controller.running:
             return
         self.message = ""
-        self.controller.submit(lambda s: (fn(s), self.frame(s))[1])
+        self.controller.submit(lambda s: (fn(s), self.frame(s))[1], compiled=compiled)
 
     def action_step(self) -> None:
         self._do(lambda s: s.step())

@@ -105,7 +105,7 @@ class GanScreen(DebuggerScreen):
             from tuinn.engine.breakpoints import run_to_hit
             hit = run_to_hit(s, s.breakpoints)
             self.message = f"breakpoint: {hit[1]}" if hit else "no breakpoint hit"
-        self._do(go)
+        self._do(go, compiled=True)                    # trains: waits for the kernels
 
     def action_add_breakpoint(self) -> None:
         from tuinn.engine.breakpoints import parse_breakpoint

@@ -332,7 +332,7 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
             prog = s.program
             target = (prog.epoch_of(prog.iteration) + 1) * prog.per_epoch
             s.goto_iteration(target)
-        self._do(epoch)
+        self._do(epoch, compiled=True)                 # trains: waits for the kernels
 
     def action_jump_sub(self) -> None:
         """Jump to a timestep (recurrent) or window (conv) inside the current layer step."""
@@ -365,7 +365,7 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
 
         def done(value: int | None) -> None:
             if value is not None:
-                self._do(lambda s: s.goto_iteration(value))
+                self._do(lambda s: s.goto_iteration(value), compiled=True)
                 self.message = f"iteration {value}"
         from tuinn.tui.screens.ask import AskNumber
         self.app.push_screen(AskNumber("jump to iteration", low, high, prog.iteration), done)
@@ -381,9 +381,9 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         self.layer_view = not self.layer_view
         self.refresh_frame()
 
-    def _do(self, fn) -> None:
+    def _do(self, fn, compiled: bool = False) -> None:
         self.selected = None
-        super()._do(fn)
+        super()._do(fn, compiled)
 
     def action_log_scale(self) -> None:
         self.query_one(LossPanel).toggle_log()

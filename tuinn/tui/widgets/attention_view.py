@@ -81,11 +81,12 @@ def render_attention(d: AttentionData | None, width: int = 80, height: int = 40)
     parts: list[RenderableType] = [_header(d)]
     lines = [Text(fmt.safe(text, 2000), style=KIND_STYLE.get(kind, "")) for text, kind in d.lines]
     grads = [t for t, (_, kind) in zip(lines, d.lines) if kind == "grad"]
-    # first, on screen at 80x24: the score (forward) or the gradients (backward)
-    top = grads if grads else lines[:1]
+    # first, on screen at 80x24: the score (forward) or ∂L/∂A and ∂L/∂s (backward)
+    top = grads[:2] if grads else lines[:1]
     rest = [t for t in lines if not any(t is g for g in top)]
-    used = 2 + sum(-(-t.cell_len // max(1, width)) for t in top) + 3   # + title, axis, note
-    parts += top + [_maps(d, width, max(3, height - used))] + rest
+    wrapped = lambda t: -(-t.cell_len // max(1, width))                  # noqa: E731
+    used = sum(wrapped(t) for t in [parts[0]] + top) + 3                 # + title, axis, note
+    parts += top + [_maps(d, width, max(1, height - used))] + rest
     parts.append(_legend(d))
     return Group(*parts)
 
