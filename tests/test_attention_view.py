@@ -127,3 +127,43 @@ def test_the_map_marks_the_mask_the_selection_and_short_panels():
                          max_rows=3, label_width=2, width=40)
     assert [t.plain[:2] for t in short.lines(40)[2:5]] == ["7 ", "8 ", "9▶"]
     assert "queries 7..9 of 10" in short.lines(40)[-1].plain
+
+
+def test_without_a_vocabulary_the_axes_are_positions(tmp_path):
+    path = tmp_path / "plain.toml"
+    path.write_text('''[scenario]
+name = "attention on features"
+kind = "network"
+seed = 1
+[data]
+generator = "copy"
+samples = 16
+[model]
+input = [6, 4]
+[[model.layers]]
+type = "attention"
+heads = 2
+[[model.layers]]
+type = "seq_pool"
+mode = "mean"
+[[model.layers]]
+type = "dense"
+units = 4
+[loss]
+type = "softmax_ce"
+[optimizer]
+type = "sgd"
+lr = 0.1
+''')
+    s = open_session(str(path))[1]
+    s.step_over()
+    assert attention_layer_of(s) == "attention1"
+    d = attention_view(s, "attention1", 1, 2, 5)
+    assert d.tokens == ["0", "1", "2", "3", "4", "5"] and not d.causal and not d.masked
+    layer = _layer(s)
+    c = {k: np.asarray(v, dtype=np.float64) for k, v in layer.cache.items()}
+    np.testing.assert_allclose(d.A[1], _softmax_rows(c["scores"][0, 1], causal=False))
+    assert d.score == pytest.approx(c["scores"][0, 1, 2, 5])
+    text = _text(render_attention(d, 60, 20), 60)
+    rows = [line for line in text.splitlines() if line[:1].isdigit() and line[1:3] in ("  ", "▶ ")]
+    assert len(rows) == 6 and not any("·" in r for r in rows)          # nothing masked

@@ -235,3 +235,13 @@ def test_frozen_layers_are_marked_at_every_level_of_detail(width, flow):
              LayerItem("loss", "loss", "mse")]
     out = text(LayerDiagram(LayerPicture(items, True), flow=flow).lines(width))
     assert out.count("❄") == 1 and out.index("body") < out.index("❄") < out.index("head")
+
+
+def test_a_long_chain_too_tall_for_chips_wraps_its_names_and_keeps_every_layer():
+    s = session("batchnorm-deep-sigmoid", "ff")
+    d = LayerDiagram(layer_picture(s), flow="grad")
+    lines = d.lines(78, 11)
+    out = text(lines)
+    assert len(lines) <= 11 and all(line.cell_len <= 78 for line in lines)
+    assert all(layer.name in out for layer in s.program.layers) and "loss" in out
+    assert "‖∇‖" in out                                    # the legend stays

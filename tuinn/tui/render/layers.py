@@ -62,9 +62,14 @@ class LayerDiagram:
         """The drawing at the most detailed level that fits (else the most compact)."""
         legend = self.legend(width)
         chosen: list[Text] = []
-        levels = LEVELS[self.max_level:] + ((CRUMBS,) if self.max_level else ())
+        levels = LEVELS[self.max_level:] + (CRUMBS,)
         for level in levels:
-            rows = self.crumbs(width) if level == CRUMBS else self.layout(level, width)
+            room = None if height is None else max(1, height - len(legend))
+            rows = self.crumbs(width, room) if level == CRUMBS else self.layout(level, width)
+            cut = len(rows) == 1 and (rows[0].plain.startswith("… ")
+                                       or rows[0].plain.endswith(" …"))
+            if level == CRUMBS and self.max_level == 0 and cut and chosen:
+                break       # not even the names fit: the chips, scrolled, keep every box
             chosen, self.level = rows, level
             fits_w = all(r.cell_len <= width for r in rows)
             if fits_w and (height is None or len(rows) + len(legend) <= height):
@@ -91,9 +96,9 @@ class LayerDiagram:
             note = f"{source} · {note}"
         return [head, Text(note, style=DIM)]
 
-    def crumbs(self, width: int) -> list[Text]:
-        """One line, "input ▸ dense1 ▸ relu1 ▸ ... ▸ loss", kept around the selected or
-        current box when it is too long."""
+    def crumbs(self, width: int, height: int | None = 1) -> list[Text]:
+        """"input ▸ dense1 ▸ relu1 ▸ ... ▸ loss": wrapped onto as many lines as `height`
+        allows (None: any), else one line kept around the selected or current box."""
         parts: list[Text] = []
 
         def walk(items):
@@ -120,6 +125,9 @@ class LayerDiagram:
             return line
 
         walk(self.picture.items)
+        wrapped = self.wrap_crumbs(parts, width)
+        if len(wrapped) > 1 and (height is None or len(wrapped) <= height):
+            return wrapped
         marked = [i for i, p in enumerate(parts)
                   if isinstance(p.style, Style) and (p.style.underline or p.style.reverse)]
         focus = marked[0] if marked else 0
@@ -130,6 +138,21 @@ class LayerDiagram:
             else:
                 hi -= 1
         return [joined(lo, hi)]
+
+    @staticmethod
+    def wrap_crumbs(parts: list[Text], width: int) -> list[Text]:
+        """The names joined by " ▸ ", broken between names (a name never splits)."""
+        lines = [Text()]
+        for i, part in enumerate(parts):
+            sep = i > 0 and not part.plain.startswith("]") and \
+                not parts[i - 1].plain.endswith("[")
+            need = (3 if sep else 0) + part.cell_len
+            if lines[-1].cell_len and lines[-1].cell_len + need > width:
+                lines.append(Text("▸ ", style=DIM) if sep else Text())
+            elif sep:
+                lines[-1].append(" ▸ ", style=DIM)
+            lines[-1].append_text(part)
+        return lines
 
     # ---- layout -----------------------------------------------------------------------
     def layout(self, level: int, width: int) -> list[Text]:
