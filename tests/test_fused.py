@@ -1,8 +1,7 @@
 """Run mode's fused conv -> relu -> maxpool gives bit for bit what the layers give one by one.
 
 The fused path (tuinn/engine/fusedstack.py, tuinn/engine/kernels/fused.py) runs a
-conv2d, relu, maxpool group (or relu, maxpool) as one kernel forward and maxpool +
-relu as one backward; the plain path is the same program with the fusion switched off,
+conv2d, relu, maxpool group (or relu, maxpool) as one kernel forward and backward; the plain path is the same program with the fusion switched off,
 every layer's own forward and backward. After every iteration the losses, parameters,
 gradients, optimizer state and every layer's cache must be the same bytes. The pooling
 kernels (their 2x2 fast path and the general one) are checked against plain NumPy.
@@ -163,7 +162,7 @@ def test_groups_found():
     prog = build(scenario(LAYERS["two-groups"], side=6), True)
     assert groups(prog.layers) == [(0, RELU_POOL), (2, CONV_RELU_POOL)]
     stack = FusedStack.build(prog.layers)
-    assert stack.pools == {1, 4}
+    assert stack.pools == {1: RELU_POOL, 4: CONV_RELU_POOL}
     plain = build(scenario('[[model.layers]]\ntype = "conv2d"\nfilters = 2\nkernel = 3\n'
                            '[[model.layers]]\ntype = "maxpool"\nsize = 2\n'), True)
     assert groups(plain.layers) == [] and runmode.fused_stack(plain) is None

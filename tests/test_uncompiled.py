@@ -103,6 +103,9 @@ def _explicit(rng):
         "relu_maxpool_forward": lambda: (f((2, 3, 6, 6)), 2, 2, np.zeros((2, 3, 6, 6)),
                                          np.zeros((2, 3, 6, 6)), np.zeros((2, 3, 3, 3)),
                                          np.zeros((2, 3, 3, 3), dtype=np.int64)),
+        "maxpool_relu_backward": lambda: (f((2, 3, 3, 3)), rng.integers(0, 36, (2, 3, 3, 3)),
+                                          (f((2, 3, 6, 6)) > 0).astype(float),
+                                          np.zeros((2, 3, 6, 6)), np.zeros((2, 3, 6, 6))),
     }
 
 

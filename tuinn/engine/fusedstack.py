@@ -3,7 +3,7 @@
 Where a network has relu followed by maxpool on (N, C, H, W) batches, optionally after
 a conv2d, run mode calls one kernel for the group (tuinn/engine/kernels/fused.py) in
 place of the two or three layer calls, each in its own pass over the batch, and on the
-way back one kernel for maxpool's and relu's backward. The kernels fill the layers'
+way back one kernel for maxpool's, relu's (and the conv2d's) backward. The kernels fill the layers'
 own buffers (the same Workspace and `buffer` arrays the layers' forward and backward
 use) and the stack sets each layer's cache as its forward/backward would, so a view,
 the debugger and the next iteration see exactly what the layer-by-layer path leaves,
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from tuinn.engine.kernels import fused as K
-from tuinn.engine.kernels.conv import _pad_into
+from tuinn.engine.kernels.conv import _crop_into, _pad_into
 from tuinn.engine.layers.conv import _check_grad, _check_input
 
 RELU_POOL, CONV_RELU_POOL = 2, 3            # a group's kind is its number of layers
@@ -52,7 +52,7 @@ class FusedStack:
     def __init__(self, layers, found: list[tuple[int, int]]):
         self.layers = layers
         self.starts = {start: kind for start, kind in found}
-        self.pools = {start + kind - 1 for start, kind in found}     # the groups' maxpools
+        self.pools = {start + kind - 1: kind for start, kind in found}  # maxpool -> kind
 
     @classmethod
     def build(cls, layers) -> "FusedStack | None":
@@ -73,10 +73,11 @@ class FusedStack:
             i += kind
         return h
 
-    def backward_pair(self, i: int) -> bool:
-        """True when layer i is a group's maxpool: its backward and relu's (layer i-1)
-        then run as one (`pool_relu_backward`)."""
-        return i in self.pools
+    def backward_group(self, i: int) -> int:
+        """0, or when layer i is a group's maxpool the group's length: the maxpool's,
+        relu's (and the conv2d's) backward then run as one (`pool_relu_backward`,
+        `pool_relu_conv_backward`)."""
+        return self.pools.get(i, 0)
 
 
 def relu_pool(relu, pool, x: np.ndarray) -> np.ndarray:
@@ -137,3 +138,44 @@ def pool_relu_backward(pool, relu, dy: np.ndarray) -> np.ndarray:
     pool.cache["dy"] = dy
     pool.cache["dx"] = dxp
     return dxr
+
+
+def pool_relu_conv_backward(pool, relu, conv, dy: np.ndarray) -> np.ndarray | None:
+    """pool.backward, relu.backward, conv.backward as one kernel (conv2d_backward's
+    buffers and checks); returns conv's dx (None when conv.need_dx is off)."""
+    dy = _check_grad(pool, dy)
+    mask = relu.cache["mask"]
+    dtype = mask.dtype
+    dxp = pool._ws.get("dx", mask.shape, dtype)
+    dxr = relu.buffer("dx", mask.shape)
+    W = conv.params["W"]
+    if conv.grads["W"].shape != W.shape or not conv.grads["W"].flags.c_contiguous:
+        conv.grads["W"] = np.zeros_like(W, order="C")
+    w, dw, db = np.ascontiguousarray(W), conv.grads["W"], conv.grads["b"]
+    if not (dw.dtype == dtype and db.dtype == dtype):
+        raise ValueError("conv2d backward: dW/db must be arrays of the weights' dtype")
+    N, C, H, Wd = conv.cache["x"].shape
+    F, _, k, _ = w.shape
+    _, OH, OW = conv.out_shape
+    p, ws = conv.padding, conv._ws
+    cols = ws.get("cols", (N, C * k * k, OH * OW), dtype)
+    dw_tmp = ws.get("dw_tmp", (F, C * k * k), dtype)
+    dcols = ws.get("dcols", (C * k * k, OH * OW), dtype)
+    argmax = pool.cache["argmax"]
+    dx = None
+    if not conv.need_dx:
+        dummy = ws.get("dx_none", (1, 1, 1, 1), dtype)
+        K.maxpool_relu_conv_backward(dy, argmax, mask, dxp, dxr, w, cols, conv.stride, False,
+                                     dw, db, dw_tmp, dcols, dummy)
+    else:
+        dx = ws.get("dx", (N, C, H, Wd), dtype)
+        dxpad = ws.get("dxp", (N, C, H + 2 * p, Wd + 2 * p), dtype) if p else dx
+        K.maxpool_relu_conv_backward(dy, argmax, mask, dxp, dxr, w, cols, conv.stride, True,
+                                     dw, db, dw_tmp, dcols, dxpad)
+        if p:
+            _crop_into(dxpad, p, dx)
+        conv.cache["dx"] = dx
+    pool.cache["dy"] = dy
+    pool.cache["dx"] = dxp
+    conv.cache["dy"] = dxr
+    return dx

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tuinn.engine.fusedstack import FusedStack, pool_relu_backward
+from tuinn.engine.fusedstack import (RELU_POOL, FusedStack, pool_relu_backward,
+                                     pool_relu_conv_backward)
 
 _UNSET = object()
 
@@ -90,14 +91,18 @@ def layer_by_layer(prog, it: int, xb: np.ndarray, yb: np.ndarray) -> float:
     d = prog.loss.backward()
     l2 = prog.spec.network.loss.l2
     first = prog._first_dx
-    skip = -1
+    done = len(prog.layers)                    # layers from here on: backward done
     for i in range(len(prog.layers) - 1, -1, -1):
         layer = prog.layers[i]
-        if i == skip:
-            pass                               # relu: done with its maxpool just now
-        elif stack is not None and stack.backward_pair(i):
+        group = stack.backward_group(i) if stack is not None else 0
+        if i >= done:
+            pass                               # relu, conv2d: done with their maxpool
+        elif group == RELU_POOL:
             d = pool_relu_backward(layer, prog.layers[i - 1], d)
-            skip = i - 1
+            done = i - 1
+        elif group:
+            d = pool_relu_conv_backward(layer, prog.layers[i - 1], prog.layers[i - 2], d)
+            done = i - 2
         elif layer is first and first.need_dx:
             first.need_dx = False
             try:

@@ -219,7 +219,10 @@ class _Scan:
                 raise _Stop
             if c == "{":
                 self.record(path + [str(index)], self.i)
+            start = self.i
             self.value(path + [str(index)])
+            if self.i == start:       # not a value (`[}]` in text tomllib refused): no loop
+                raise _Stop
             index += 1
             self.skip(_SPACE)
             if self.peek() == ",":

@@ -27,7 +27,6 @@ from numpy.lib import format as npy_format
 
 from tuinn.errors import TuinnError
 from tuinn.fmt import safe
-from tuinn.scenario import limits as L
 from tuinn.scenario.npz import check_header, read_npz
 
 SUFFIXES = (".npz", ".safetensors")

@@ -119,31 +119,39 @@ def conv2d_forward_kernel(xp, w, b, s, cols, y):
 # ---------------------------------------------------------------------- backward
 
 @kernel
+def conv2d_backward_sample(dyn4, wm, colsn, k, s, need_dx, dwm, db, dw_tmp, dcols, dxpn):
+    """One sample's share: dwm += dy_n @ cols_n.T, db += sum dy_n, and (need_dx) dxpn +=
+    col2im(W.T @ dy_n); dyn4 (F, OH, OW), colsn (CKK, P), dxpn (C, Hp, Wp)."""
+    F, oh_n, ow_n = dyn4.shape
+    P = oh_n * ow_n
+    dyn = dyn4.reshape(F, P)                                 # (F, P)
+    np.dot(dyn, colsn.T, dw_tmp)                             # (F, CKK)
+    dwm += dw_tmp
+    for f in range(F):
+        acc = 0.0
+        for q in range(P):
+            acc += dyn[f, q]
+        db[f] += acc
+    if need_dx:
+        np.dot(wm.T, dyn, dcols)                             # (CKK, P); W.T F-contiguous
+        _col2im_add(dcols, k, s, oh_n, ow_n, dxpn)
+
+
+@kernel
 def conv2d_backward_kernel(dy, w, cols, s, need_dx, dw, db, dw_tmp, dcols, dxp):
     """dW = sum_n dy[n] @ cols[n].T; db = sum dy; dxp = col2im(W.T @ dy[n]) if need_dx."""
-    N, F, oh_n, ow_n = dy.shape                              # dy (N, F, OH, OW)
+    N, F = dy.shape[0], dy.shape[1]                          # dy (N, F, OH, OW)
     k = w.shape[2]
     CKK = w.shape[1] * k * k
-    P = oh_n * ow_n
     wm = w.reshape(F, CKK)                                   # (F, CKK)
     dwm = dw.reshape(F, CKK)                                 # (F, CKK) view of dw
     dwm[:, :] = 0.0
     db[:] = 0.0
     if need_dx:
         dxp[:, :, :, :] = 0.0                                # (N, C, Hp, Wp)
-    wt = wm.T                                                # (CKK, F), F-contiguous
     for n in range(N):
-        dyn = dy[n].reshape(F, P)                            # (F, P)
-        np.dot(dyn, cols[n].T, dw_tmp)                       # (F, CKK)
-        dwm += dw_tmp
-        for f in range(F):
-            acc = 0.0
-            for q in range(P):
-                acc += dyn[f, q]
-            db[f] += acc
-        if need_dx:
-            np.dot(wt, dyn, dcols)                           # (CKK, P)
-            _col2im_add(dcols, k, s, oh_n, ow_n, dxp[n])
+        conv2d_backward_sample(dy[n], wm, cols[n], k, s, need_dx, dwm, db, dw_tmp, dcols,
+                               dxp[n] if need_dx else dxp[0])
 
 
 # ---------------------------------------------------------------------- wrappers

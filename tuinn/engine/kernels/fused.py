@@ -1,7 +1,7 @@
 """Provides run mode's fused conv -> relu -> maxpool kernels: the layers' own arithmetic, one pass.
 
 Each kernel calls the per-sample and per-plane kernels the layers' kernels are made of
-(conv2d_sample, maxpool_plane, maxpool_back_plane) and relu's arithmetic, but plane by
+(conv2d_sample, conv2d_backward_sample, maxpool_plane, maxpool_back_plane) and relu's arithmetic, but plane by
 plane: a plane of the convolution's output is still in cache when relu and the pool
 read it, instead of each layer streaming the whole batch through memory in turn. Every
 buffer the layers would fill is filled, with the same values bit for bit.
@@ -10,7 +10,7 @@ buffer the layers would fill is filled, with the same values bit for bit.
 from __future__ import annotations
 
 from tuinn.engine.jit import kernel
-from tuinn.engine.kernels.conv import conv2d_sample
+from tuinn.engine.kernels.conv import conv2d_backward_sample, conv2d_sample
 from tuinn.engine.kernels.pool import maxpool_back_plane, maxpool_plane
 
 
@@ -72,3 +72,31 @@ def maxpool_relu_backward(dy, argmax, mask, dxp, dxr):
         maxpool_back_plane(gf, af, p * m, m, pf, p * plane, plane)
         for i in range(p * plane, (p + 1) * plane):
             rf[i] = pf[i] * mf[i]
+
+
+@kernel
+def maxpool_relu_conv_backward(dy, argmax, mask, dxp, dxr, w, cols, s, need_dx, dw, db,
+                               dw_tmp, dcols, dxpad):
+    """maxpool's and relu's backward (dy -> dxp -> dxr, as maxpool_relu_backward) and
+    conv2d's (dxr -> dw, db and, need_dx, dxpad), sample by sample: a sample's dxr is
+    still in cache when the convolution's backward reads it. dy, argmax (N, F, PH, PW);
+    mask, dxp, dxr (N, F, OH, OW); dxpad (N, C, Hp, Wp), zeroed here as conv2d's is."""
+    N, F, ph_n, pw_n = dy.shape
+    k = w.shape[2]
+    CKK = w.shape[1] * k * k
+    wm = w.reshape(F, CKK)
+    dwm = dw.reshape(F, CKK)
+    dwm[:, :] = 0.0
+    db[:] = 0.0
+    if need_dx:
+        dxpad[:, :, :, :] = 0.0
+    plane, m = dxp.shape[2] * dxp.shape[3], ph_n * pw_n
+    gf, af = dy.reshape(dy.size), argmax.reshape(argmax.size)
+    pf, mf, rf = dxp.reshape(dxp.size), mask.reshape(mask.size), dxr.reshape(dxr.size)
+    for n in range(N):
+        for p in range(n * F, (n + 1) * F):
+            maxpool_back_plane(gf, af, p * m, m, pf, p * plane, plane)
+            for i in range(p * plane, (p + 1) * plane):
+                rf[i] = pf[i] * mf[i]
+        conv2d_backward_sample(dxr[n], wm, cols[n], k, s, need_dx, dwm, db, dw_tmp, dcols,
+                               dxpad[n] if need_dx else dxpad[0])

@@ -9,6 +9,10 @@ current gate's edges labelled (the inspector shows every number). Each compact f
 also tried with the inputs beside their first gate. `fit(width, height)` returns the
 first that fits, else the least detailed one, which the panel scrolls (always to the
 current node). `full()` is the 3-row form at its natural size (the `z` key's view).
+Bounded work: a step replays the plan found (label widths within their reserve change
+nothing); a search gives up on detail after SEARCH_WORK nodes laid out; a graph of more
+than LARGE nodes goes straight to LAST_RESORT (no labels), laid out once per panel width,
+and each frame (fit or full) draws only the bands around the node in view.
 Text layout only, no math.
 """
 
@@ -19,11 +23,10 @@ import math
 from dataclasses import dataclass, replace
 
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.measure import Measurement
 from rich.style import Style
 
-from tuinn.tui.render.circuit import _END, GRAD_PREFIX, CircuitDiagram, DiagramNode, EdgeLabel
+from tuinn.tui.render.circuit import GRAD_PREFIX, CircuitDiagram, DiagramNode, EdgeLabel
+from tuinn.tui.render.circuit_bands import Bands, _left_of
 
 
 @dataclass(frozen=True)
@@ -67,110 +70,7 @@ LARGE = 120
 WINDOW = 4
 
 
-def _left_of(band: CircuitDiagram, into: tuple[str, ...]) -> int:
-    """1 when the wire into `band` must pass left of inputs of its own, else 0."""
-    return int(len(into) == 1 and any(band.nodes[n].kind == "input" and n not in into
-                                      for n in band.nodes))
-
-
-class Bands:
-    """CircuitDiagrams stacked. Where one edge continues into the next band it is wired
-    there (──╮ ╭──╯ ╰──▶); where several do, each ends in "▶ name" and the next band
-    starts from inputs with those names."""
-
-    def __init__(self, bands: list[CircuitDiagram], into: list[tuple[str, ...]],
-                 edge_style: Style):
-        self.bands, self.layout = bands, ""
-        self._top: list[int] = []
-        self._left = [_left_of(d, v) for d, v in zip(bands, into)]
-        y = 0
-        for d, v in zip(bands, into):
-            y += len(v) == 1                           # a row for the wire between bands
-            self._top.append(y)
-            y += d.size()[1]
-        self._width = max(d.size()[0] + left for d, left in zip(bands, self._left))
-        self._height = y
-        self._into, self._edge_style = into, edge_style
-        self.into, self.edge_style = into, edge_style
-        self._where = {n: i for i, d in enumerate(bands) for n in d.nodes if n not in into[i]}
-        self._chars: list[list[str]] | None = None
-
-    def cells(self) -> tuple[list[list[str]], list[list[Style | None]]]:
-        """The bands' cells, one above the other, and the wires between (made on first use)."""
-        if self._chars is None:
-            self._chars = [[" "] * self._width for _ in range(self._height)]
-            self._styles: list[list[Style | None]] = [[None] * self._width
-                                                      for _ in range(self._height)]
-            for d, top, left in zip(self.bands, self._top, self._left):
-                for r, (row, styles) in enumerate(zip(*d.cells())):
-                    self._chars[top + r][left:left + len(row)] = row
-                    self._styles[top + r][left:left + len(row)] = styles
-            for i in range(len(self.bands) - 1):
-                if len(self._into[i + 1]) == 1:
-                    self._wire(i, self._into[i + 1][0], self._edge_style)
-        return self._chars, self._styles
-
-    def _wire(self, i: int, net: str, style: Style) -> None:
-        """──╮ at band i's right edge, ╭───╯ under it, ╰──▶ into band i + 1."""
-        ex, ey = self.bands[i].entry_cell(_END, 0)
-        ex, ey = ex + self._left[i], ey + self._top[i]
-        below = self._top[i + 1] - 1
-        vx, vy, vw, vh = self.bands[i + 1].node_box(net)
-        vy += self._top[i + 1] + vh // 2
-        vx += self._left[i + 1]
-        cells = [(ex, ey, "╮"), (0, below, "╭"), (ex, below, "╯"), (0, vy, "╰")]
-        cells += [(ex, y, "│") for y in range(ey + 1, below)]
-        cells += [(x, below, "─") for x in range(1, ex)]
-        cells += [(0, y, "│") for y in range(below + 1, vy)]
-        cells += [(x, vy, "─") for x in range(1, vx + vw)]
-        for x, y, ch in cells:
-            self._chars[y][x], self._styles[y][x] = ch, style
-
-    def size(self) -> tuple[int, int]:
-        return self._width, self._height
-
-    def node_box(self, id: str) -> tuple[int, int, int, int]:
-        i = self._where[id]
-        x, y, w, h = self.bands[i].node_box(id)
-        return x + self._left[i], y + self._top[i], w, h
-
-    def entry_cell(self, id: str, k: int) -> tuple[int, int]:
-        """x, y of the "▶" where argument k enters node `id` (`_END`: the last band's)."""
-        i = len(self.bands) - 1 if id == _END else self._where[id]
-        x, y = self.bands[i].entry_cell(id, k)
-        return x + self._left[i], y + self._top[i]
-
-    def band_of(self, id: str) -> int:
-        """The band a node is drawn in (0 if none)."""
-        return self._where.get(id, 0)
-
-    def node_at(self, x: int, y: int) -> str | None:
-        for i, d in enumerate(self.bands):
-            node = d.node_at(x - self._left[i], y - self._top[i])
-            if node in self._where:
-                return node
-        return None
-
-    @property
-    def nodes(self) -> list[str]:
-        return list(self._where)
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(self._width, self._width)
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        return CircuitDiagram.__rich_console__(self, console, options)
-
-
 _PLANS: dict[tuple, tuple] = {}      # (circuit, label widths, panel size) -> the layout found
-_LAID: dict[tuple, object] = {}      # (large circuit, panel width) -> its drawing, laid out
-
-
-def _part(lo: int, hi: int, n: int) -> str:
-    """The panel's subtitle for a window of a large graph's bands."""
-    if hi - lo == n:
-        return "too large to fit: scrolls"
-    return f"too large to fit: bands {lo + 1}-{hi} of {n}"
 
 
 def _from_guess(options: list[int], fitting, k: int):
@@ -218,7 +118,8 @@ class FitCircuit:
 
     def full(self) -> CircuitDiagram:
         if len(self.nodes) > LARGE:
-            return self._full_large()
+            from tuinn.tui.render.circuit_large import full_large
+            return full_large(self)
         d = self._build(LAYOUTS[0], self.nodes, self.output, self.output_name, full=True)
         d.layout = "full size"
         return d
@@ -234,7 +135,8 @@ class FitCircuit:
         """Search the candidates, or replay the plan found for the same circuit, label
         widths and panel size (stepping changes neither, so a step lays out only once)."""
         if len(self.nodes) > LARGE:
-            return self._fit_large(width)
+            from tuinn.tui.render.circuit_large import fit_large
+            return fit_large(self, width)
         shape = (tuple(self.nodes), self.output, self.output_name, self._widths(), width, height)
         plan = _PLANS.get(shape + (self.current,)) or _PLANS.get(shape)
         if plan is None or plan[0] == "skip":             # ("skip", n): the first n never fit
@@ -257,56 +159,6 @@ class FitCircuit:
             drawing = Bands(bands, [()] + [tuple(spec[3]) for spec in specs[:-1]],
                             edge if isinstance(edge, Style) else Style.parse(edge))
         drawing.layout = name
-        return drawing
-
-    def _laid_large(self, width: int):
-        """A large graph in LAST_RESORT, which depends on neither the labels nor the
-        panel's height: laid out once per width (a step only paints it again)."""
-        shape = (tuple(self.nodes), self.output, self.output_name, width)
-        laid = _LAID.get(shape) or next(      # one laid out for a wider panel that fits this
-            (d for k, d in _LAID.items() if k[:3] == shape[:3] and d.size()[0] <= width <= k[3]),
-            None)
-        if laid is None:                      # a cell to spare for the scrollbar that
-            _, laid = self._search(max(1, width - 1), 0)    # will appear (narrowing the panel)
-            _LAID[shape] = laid
-            while len(_LAID) > 4:
-                _LAID.pop(next(iter(_LAID)))
-        return laid
-
-    def _fit_large(self, width: int):
-        """The bands of a large graph around the selected (else the current) node, at
-        most 2 * WINDOW + 1 of them: a frame's cost does not grow with the graph."""
-        laid = self._laid_large(width)
-        if not isinstance(laid, Bands):
-            drawing = laid.restyled(self.labels, self.current, self.selected)
-            drawing.layout = laid.layout
-            return drawing
-        lo, hi = self._window(laid)
-        bands = [b.restyled(self.labels, *(None if n in into else n
-                                           for n in (self.current, self.selected)))
-                 for b, into in zip(laid.bands[lo:hi], laid.into[lo:hi])]
-        drawing = Bands(bands, laid.into[lo:hi], laid.edge_style)
-        drawing.layout = _part(lo, hi, len(laid.bands))
-        return drawing
-
-    def _window(self, laid: Bands) -> tuple[int, int]:
-        """The bands to draw: WINDOW either side of the one holding the node in view."""
-        here = laid.band_of(self.selected or self.current or self.output)
-        lo = max(0, min(here - WINDOW, len(laid.bands) - 2 * WINDOW - 1))
-        return lo, min(len(laid.bands), lo + 2 * WINDOW + 1)
-
-    def _full_large(self) -> Bands | CircuitDiagram:
-        """`full` for a large graph: 3-row boxes with every label, for the bands around
-        the node in view (cut where the panel's last fitted layout cut them)."""
-        laid = _LAID.get(next((k for k in reversed(_LAID) if k[:3] == (
-            tuple(self.nodes), self.output, self.output_name)), None)) or self._laid_large(200)
-        if not isinstance(laid, Bands):
-            return self._build(LAYOUTS[0], self.nodes, self.output, self.output_name, full=True)
-        lo, hi = self._window(laid)
-        home, specs = laid.plan
-        bands = [self._band(LAYOUTS[0], home, *spec) for spec in specs[lo:hi]]
-        drawing = Bands(bands, laid.into[lo:hi], laid.edge_style)
-        drawing.layout = "full size, " + _part(lo, hi, len(laid.bands)).split(": ", 1)[1]
         return drawing
 
     def _widths(self) -> tuple:
@@ -376,6 +228,22 @@ class FitCircuit:
         """Wrap `whole`'s columns into bands no wider than `width`. A cut may cross one
         computed edge (wired on to the next band) and any inputs used only after it (they
         move to the next band's left edge); None if no cuts make every band fit."""
+        plan = self._band_plan(whole)
+        bands, specs = [], []
+        for part in self._band_parts(layout, width, plan):
+            if part is None:
+                return None
+            bands.append(part[0])
+            specs.append(part[1])
+        edge = self.styles.get("edge_style", "")
+        banded = Bands(bands, [spec[2] for spec in specs],
+                       edge if isinstance(edge, Style) else Style.parse(edge))
+        banded.plan = (plan[1], specs)
+        return banded
+
+    def _band_plan(self, whole: CircuitDiagram) -> tuple:
+        """(last column, each node's home column, the cuts: gap -> the computed edges
+        crossing it, each column's x in `whole`)."""
         cols = whole.columns()
         last = len(cols) - 2                           # the column of the rightmost node
         col = {n.id: whole.column_of(n.id) for n in self.nodes}
@@ -391,7 +259,13 @@ class FitCircuit:
                        if not (self._by_id[n].kind == "input" and home[n] > c)]
             if carried:
                 cuts[c] = carried
-        xs = [x for x, _ in cols] + [whole.size()[0]]
+        return last, home, cuts, [x for x, _ in cols] + [whole.size()[0]]
+
+    def _band_parts(self, layout: Layout, width: int, plan: tuple):
+        """The bands, first to last, as (band, _band's arguments); None (and no more)
+        where no cut makes a band fit. A generator: a large graph's window takes only
+        the bands it shows."""
+        last, home, cuts, xs = plan
         cut_cols = sorted(cuts)
 
         def est(first: int, end: int) -> int:
@@ -399,17 +273,14 @@ class FitCircuit:
             can come out narrower than its part of the whole (fewer tracks, names)."""
             return xs[end] - xs[first] - 12
 
-        bands: list[CircuitDiagram] = []
-        into: list[tuple[str, ...]] = [()]             # per band: the edges it continues
-        specs: list[tuple] = []                        # per band: _band's arguments
+        into: tuple[str, ...] = ()                     # the edges the next band continues
         start, over = 0, None                          # over: a band's cells beyond est's
         while True:
             if start > 0 and est(start, last + 1) <= width:    # the rest in one band?
-                rest = self._band(layout, home, start, last, into[-1], None)
-                if rest is not None and rest.size()[0] + _left_of(rest, into[-1]) <= width:
-                    bands.append(rest)
-                    specs.append((start, last, into[-1], None))
-                    break
+                rest = self._band(layout, home, start, last, into, None)
+                if rest is not None and rest.size()[0] + _left_of(rest, into) <= width:
+                    yield rest, (start, last, into, None)
+                    return
             # the widest band that fits (skipping those the whole's columns say cannot:
             # est grows with c, so those that may fit are the cuts start..widest)
             widest = bisect.bisect_right(xs, width + 12 + xs[start]) - 2
@@ -417,8 +288,8 @@ class FitCircuit:
                                bisect.bisect_right(cut_cols, widest)][::-1]
 
             def fitting(c: int) -> CircuitDiagram | None:
-                band = self._band(layout, home, start, c, into[-1], cuts[c])
-                fits = band is not None and band.size()[0] + _left_of(band, into[-1]) <= width
+                band = self._band(layout, home, start, c, into, cuts[c])
+                fits = band is not None and band.size()[0] + _left_of(band, into) <= width
                 return band if fits else None
 
             if layout is LAST_RESORT and over is not None:     # a large graph: guess first
@@ -429,24 +300,19 @@ class FitCircuit:
                 found = None
                 for c in options:
                     if self.work > self._budget:
-                        return None                # the search gives up on this layout
+                        break                      # the search gives up on this layout
                     if (band := fitting(c)) is not None:
                         found = (c, band)
                         break
             if found is None:
-                return None
+                yield None
+                return
             c, band = found
             if layout is LAST_RESORT:
-                over = max(over or 0, band.size()[0] + _left_of(band, into[-1])
+                over = max(over or 0, band.size()[0] + _left_of(band, into)
                            - (xs[c + 1] - xs[start]))
-            bands.append(band)
-            specs.append((start, c, into[-1], cuts[c]))
-            into.append(tuple(cuts[c]))
-            start = c + 1
-        edge = self.styles.get("edge_style", "")
-        banded = Bands(bands, into, edge if isinstance(edge, Style) else Style.parse(edge))
-        banded.plan = (home, specs)
-        return banded
+            yield band, (start, c, into, cuts[c])
+            into, start = tuple(cuts[c]), c + 1
 
     def _band(self, layout: Layout, home: dict[str, int], first: int, last: int,
               into: tuple[str, ...], out: list[str] | None) -> CircuitDiagram | None:

@@ -68,7 +68,7 @@ class GanScreen(DebuggerScreen):
             self.query_one(GanPlot).show(f["gan"])
             self.query_one(GanSide).show(f["gan"])
 
-    def on_gan_plot_resized(self) -> None:
+    def on_map_panel_resized(self) -> None:
         self.refresh_frame()
 
     def on_progress(self, progress: Progress) -> None:

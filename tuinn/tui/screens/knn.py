@@ -93,7 +93,7 @@ class KnnScreen(DebuggerScreen):
             self.query_one(KnnPlot).show(f["knn"])
             self.query_one(KnnDetail).show(f["knn"])
 
-    def on_knn_plot_resized(self) -> None:
+    def on_map_panel_resized(self) -> None:
         self.refresh_frame()
 
     def on_resize(self) -> None:

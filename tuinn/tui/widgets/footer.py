@@ -4,23 +4,73 @@ the right) and, left of them, as many of the current panel's and screen's keys a
 The focused panel's shown keys come first, then the screen's in the order of its
 `FOOTER_FIRST` actions, then the rest in binding order; a key that does not fit is
 left out (the help screen lists every key), never cut in half.
+
+Only Textual's public API: `Footer` for the bar (docking, colours, the bindings signal)
+and `KeyLabel`, this module's own key, in place of Textual's FooterKey (which
+textual.widgets does not export).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
+from textual.widget import Widget
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey     # not re-exported by textual.widgets
 
 PINNED = ("help", "quit")          # app actions always on screen
 
 
 def key_width(key_display: str, description: str) -> int:
-    """Cells a compact FooterKey takes, with its right margin."""
+    """Cells a KeyLabel takes, with its right margin."""
     return len(key_display) + (1 + len(description) if description else 0) + 1
+
+
+class KeyLabel(Widget):
+    """One key of the footer, "key description" (as Textual's compact footer draws its
+    keys); a click presses the key, or rings the bell when the key does nothing now."""
+
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES = {"key-label--key", "key-label--description"}
+    DEFAULT_CSS = """
+    KeyLabel {
+        width: auto; height: 1; margin-right: 1; text-wrap: nowrap;
+        background: $footer-item-background;
+        .key-label--key { color: $footer-key-foreground; background: $footer-key-background;
+                          text-style: bold; }
+        .key-label--description { color: $footer-description-foreground;
+                                  background: $footer-description-background; }
+        &:hover { pointer: pointer; color: $footer-key-foreground;
+                  background: $block-hover-background; }
+        &.-disabled { text-style: dim; }
+    }
+    """
+
+    def __init__(self, key: str, key_display: str, description: str, enabled: bool = True,
+                 tooltip: str = "", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.set_class(not enabled, "-disabled")
+        self.key, self.key_display, self.description = key, key_display, description
+        self.enabled = enabled
+        self.set_reactive(Widget.shrink, False)
+        if tooltip:
+            self.tooltip = tooltip
+
+    def render(self) -> Text:
+        text = Text.assemble((self.key_display, self.get_component_rich_style("key-label--key")))
+        if self.description:              # spans, not a base style: rich_style goes under both
+            text.append(" " + self.description,
+                        self.get_component_rich_style("key-label--description"))
+        text.stylize_before(self.rich_style)
+        return text
+
+    def on_mouse_down(self) -> None:
+        if self.enabled:
+            self.app.simulate_key(self.key)
+        else:
+            self.app.bell()
 
 
 class KeyFooter(Footer):
@@ -32,6 +82,11 @@ class KeyFooter(Footer):
     def __init__(self, **kwargs) -> None:
         super().__init__(show_command_palette=False, compact=True, **kwargs)
         self._width = 0
+        self.ready = False            # the screen has published its bindings
+
+    def bindings_changed(self, screen) -> None:
+        self.ready = True
+        super().bindings_changed(screen)
 
     def ordered(self) -> tuple[list, list]:
         """(pinned, others): one (binding, enabled, tooltip) per action, in footer order."""
@@ -53,7 +108,7 @@ class KeyFooter(Footer):
         return pinned, [by_action[a][0] for a in actions]
 
     def compose(self) -> ComposeResult:
-        if not self._bindings_ready:
+        if not self.ready:
             return
         pinned, others = self.ordered()
         width = self.size.width or self.app.size.width
@@ -70,9 +125,8 @@ class KeyFooter(Footer):
             for binding, enabled, tooltip in pinned:
                 yield self._key(binding, self.app.get_key_display(binding), enabled, tooltip)
 
-    def _key(self, binding, display: str, enabled: bool, tooltip: str) -> FooterKey:
-        return FooterKey(binding.key, display, binding.description, binding.action,
-                         disabled=not enabled, tooltip=tooltip).data_bind(compact=Footer.compact)
+    def _key(self, binding, display: str, enabled: bool, tooltip: str) -> KeyLabel:
+        return KeyLabel(binding.key, display, binding.description, enabled, tooltip)
 
     def on_resize(self) -> None:
         if self.size.width != self._width:

@@ -5,38 +5,26 @@ from __future__ import annotations
 
 from rich.console import Group
 from rich.text import Text
-from textual.message import Message
 from textual.widget import Widget
 
 from tuinn.tui.present_gan import GanFrame
-from tuinn.tui.render.decision import DecisionMap
 from tuinn.tui.render.gan_map import GanMap
 from tuinn.tui.render.plot import LinePlot
+from tuinn.tui.widgets.map_panel import MapPanel
 
 
-class GanPlot(Widget):
+class GanPlot(MapPanel):
+    """The grid it keeps (`grid_dims`) is where the engine evaluates D."""
+
     DEFAULT_CSS = """
     GanPlot { border: round $primary-darken-2; height: 1fr; width: 1fr; }
     GanPlot:focus { border: round $accent; }
     """
-    can_focus = True
-
-    #: the grid the engine evaluates D on, kept up to date on resize (read on the engine thread)
-    grid_dims: tuple[int, int] = DecisionMap.grid_shape(40, 12)
-
-    class Resized(Message):
-        """The map's size changed: ask for a new frame."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.frame: GanFrame | None = None
         self.border_title = "real ● and generated ◆ over D(x)"
-
-    def on_resize(self) -> None:
-        dims = DecisionMap.grid_shape(max(8, self.size.width), max(3, self.size.height - 1))
-        if dims != self.grid_dims:
-            self.grid_dims = dims
-            self.post_message(self.Resized())
 
     def show(self, frame: GanFrame) -> None:
         self.frame = frame

@@ -3,41 +3,27 @@ the decision regions (KnnDetail, beside it, is in knn_detail.py)."""
 
 from __future__ import annotations
 
-from textual.message import Message
-from textual.widget import Widget
-
 from tuinn.tui.present_knn import KnnFrame
-from tuinn.tui.render.decision import CLASS_GLYPHS, DecisionMap
+from tuinn.tui.render.decision import CLASS_GLYPHS
 from tuinn.tui.render.knn_map import KnnMap
+from tuinn.tui.widgets.map_panel import MapPanel
 
 
 def glyph(k: int) -> str:
     return CLASS_GLYPHS[int(k) % len(CLASS_GLYPHS)]
 
 
-class KnnPlot(Widget):
+class KnnPlot(MapPanel):
     DEFAULT_CSS = """
     KnnPlot { border: round $primary-darken-2; height: 1fr; width: 1fr; }
     KnnPlot:focus { border: round $accent; }
     """
-    can_focus = True
-
-    #: the grid the engine evaluates, kept up to date on resize (read on the engine thread)
-    grid_dims: tuple[int, int] = DecisionMap.grid_shape(40, 12)
-
-    class Resized(Message):
-        """The map's size changed: ask for a new frame."""
+    TEXT_ROWS = 2                          # the map's footer and the marks' legend
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.frame: KnnFrame | None = None
         self.border_title = "points and decision regions"
-
-    def on_resize(self) -> None:
-        dims = DecisionMap.grid_shape(max(8, self.size.width), max(3, self.size.height - 2))
-        if dims != self.grid_dims:
-            self.grid_dims = dims
-            self.post_message(self.Resized())
 
     def show(self, frame: KnnFrame) -> None:
         self.frame = frame
