@@ -64,7 +64,17 @@ def test_loads_and_passes_gradcheck(path):
     checks = gradcheck(spec)
     assert checks, "no parameters checked"
     bad = [(c.name, c.worst_entry) for c in checks if not c.ok]
+    if path.stem in AT_THE_KINK:
+        # deep ReLUs' inputs are ~1e-9, inside any usable eps: a centred difference
+        # straddles the kink there; everything before those layers must still pass
+        deep = AT_THE_KINK[path.stem]
+        assert bad and {name.split(".")[0] for name, _ in bad} <= deep, bad
+        bad = [b for b in bad if b[0].split(".")[0] not in deep]
     assert not bad, f"not {CRITERION}: {bad}"
+
+
+# scenarios whose deep pre-activations sit within eps of ReLU's kink (their lesson)
+AT_THE_KINK = {"init-small": {"dense4", "dense5", "dense6", "dense7"}}
 
 
 @pytest.mark.parametrize("name", LAYERED)
