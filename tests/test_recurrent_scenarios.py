@@ -98,7 +98,7 @@ def test_lstm_headline_learns_within_a_hundred_iterations():
     assert losses[50] < 0.8 and np.mean(losses[100:125]) < 0.05     # a few hundredths
     assert np.mean(losses[:25]) / np.mean(losses[100:125]) > 20      # a clear factor
     assert max(losses[175:]) < 0.01
-    assert results[4].accuracy >= 0.99
+    assert results[4].val_accuracy >= 0.98 and results[5].accuracy >= 0.99   # running
     assert all(r.accuracy == 1.0 and r.val_accuracy == 1.0 for r in results[15:])
     assert 0.05 < ratio_after(s, 520, "lstm1") < 0.2                  # "about 10 times"
     s.run_to_end()
