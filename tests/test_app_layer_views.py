@@ -61,7 +61,7 @@ async def test_embedding_view_updates_while_it_trains():
         await press(pilot, "s")
         name, view = _shown(app.screen)
         assert name == "embed" and view.data.iteration == 0
-        await press(pilot, "c")
+        await pilot.press("c")              # not press(): that would wait for the end
         for _ in range(100):                                     # run mode's reports
             await pilot.pause(0.05)
             if view.data.iteration > 0:

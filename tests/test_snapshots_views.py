@@ -11,7 +11,7 @@ VIEWS = {
     "tensor-backward": ("spiral", ("f", "n", "n", "n")),             # relu1's value and ∇
     "tensor-update": ("spiral", ("f", "f", "n")),                    # old value, ∇, adam, new
     "fit-start": ("lr-just-right", ("v",)),
-    "fit-trained": ("lr-just-right", ("v", "c")),                    # 2000 epochs: the sine
+    "fit-trained": ("lr-just-right", ("v",) + ("plus",) * 3 + ("c",)),  # 2000 epochs, full speed
     "fit-diverged": ("lr-too-large", ("v", "c")),                    # stopped at NaN
     "chars-text": ("chars", ("v",)),
 }
