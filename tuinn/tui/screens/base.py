@@ -148,11 +148,12 @@ class DebuggerScreen(ScaffoldKeys, Screen):
                 "debug": self.debug_rows(s, s.watches.evaluate(s))}
 
     def step_lines(self, s: Session, line=None) -> list:
-        """The step list's lines: made once per program (a step changes none of them;
-        the list redraws only the rows whose mark moved). line: (session, index) -> line."""
+        """The step list's lines: made once per program and set of frozen parameters (a
+        step changes none of them; the list redraws only the rows whose mark moved; `T`
+        renames update steps "frozen"). line: (session, index) -> line."""
         if line is None:
             from tuinn.tui.present import step_line as line
-        key = (id(s.steps), len(s.steps), line)
+        key = (id(s.steps), len(s.steps), line, getattr(s.program, "frozen", None))
         cached = getattr(self, "_step_lines", None)
         if cached is None or cached[0] != key:
             self._step_lines = (key, [line(s, i) for i in range(len(s.steps))])
