@@ -19,7 +19,7 @@ def engine_idle(app) -> bool:
     return screen.ready and not ctl.busy and ctl._queue.empty() and not ctl.running
 
 
-async def settle(pilot, timeout: float = 60.0) -> None:
+async def settle(pilot, timeout: float = 180.0) -> None:
     """Wait until the engine is idle and its last change has been drawn."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -29,7 +29,7 @@ async def settle(pilot, timeout: float = 60.0) -> None:
         await pilot.pause()
 
 
-async def press(pilot, *keys: str, timeout: float = 60.0) -> None:
+async def press(pilot, *keys: str, timeout: float = 180.0) -> None:
     """Press keys one at a time, letting the engine finish each one's work."""
     await settle(pilot, timeout)
     for key in keys:
