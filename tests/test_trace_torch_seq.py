@@ -16,6 +16,7 @@ from tuinn.cli import app
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
+import torch_reference as R  # noqa: E402  (needs torch)
 
 LR, L2, ITERATIONS = 0.3, 0.01, 2
 
@@ -49,16 +50,8 @@ class Attn:
         return p
 
     def forward(self, t, x):
-        D, T = self.D, self.T
-        mask = torch.triu(torch.full((T, T), float("-inf"), dtype=x.dtype), 1) \
-            if self.causal else None
-        W = torch.cat([t["attention1.Wq"].T, t["attention1.Wk"].T, t["attention1.Wv"].T])
-        b = torch.cat([t["attention1.bq"], t["attention1.bk"], t["attention1.bv"]])
-        y, _ = F.multi_head_attention_forward(
-            x.transpose(0, 1), x.transpose(0, 1), x.transpose(0, 1), D, self.heads, W, b,
-            None, None, False, 0.0, t["attention1.Wo"].T, t["attention1.bo"],
-            training=False, need_weights=False, attn_mask=mask)
-        return y.transpose(0, 1) @ t["dense1.W"] + t["dense1.b"]
+        y = R.attention(t, "attention1", x, self.heads, self.causal)
+        return y @ t["dense1.W"] + t["dense1.b"]
 
 
 class BiRec:
@@ -85,19 +78,7 @@ class BiRec:
         return p
 
     def forward(self, t, x):
-        c, G = self.cell, {"rnn": 1, "lstm": 4, "gru": 3}[self.cell] * self.H
-        weights = []
-        for s in ("", "_r"):
-            bi = t[f"{c}1.bx{s}"] if c == "gru" else t[f"{c}1.b{s}"]
-            bh = t[f"{c}1.bh{s}"] if c == "gru" else torch.zeros(G, dtype=x.dtype)
-            weights += [t[f"{c}1.Wx{s}"].T, t[f"{c}1.Wh{s}"].T, bi, bh]
-        mod = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[c](
-            self.D, self.H, batch_first=True, bidirectional=True).to(x.dtype)
-        names = [n for n, _ in mod.named_parameters()]
-        out, h_n = torch.func.functional_call(mod, dict(zip(names, weights)), (x,))
-        if c == "lstm":
-            h_n = h_n[0]
-        h = out if self.seq else torch.cat([h_n[0], h_n[1]], dim=1)
+        h = R.recurrent(t, f"{self.cell}1", self.cell, x, self.H, True, self.seq)
         return h @ t["dense1.W"] + t["dense1.b"]
 
 
