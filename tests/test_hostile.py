@@ -257,22 +257,14 @@ def test_a_symlink_to_a_text_file_does_not_print_its_lines(tmp_path):
         assert "data.csv:" in r.stderr and "data.file" in r.stderr
 
 
-@pytest.mark.skipif(not Path("/etc/passwd").is_file(), reason="no /etc/passwd here")
-def test_a_symlink_to_etc_passwd_shows_no_line_of_it(tmp_path):
-    path = _scenario_with_data(tmp_path, Path("/etc/passwd"))
-    r = invoke(["check", str(path)])
-    assert r.exit_code == 2
-    for line in Path("/etc/passwd").read_text(errors="replace").splitlines():
-        assert len(line) < 21 or line not in r.stderr
-
-
 def test_scenario_files_that_are_not_scenarios(tmp_path):
     big = tmp_path / "big.toml"
     big.write_text('[scenario]\nname = "big"\n' + "# padding\n" * 900_000)
     cases = {str(big): "too large for a scenario", str(tmp_path): "is a directory",
              str(tmp_path / "nope.toml"): "no such scenario file"}
-    if Path("/dev/zero").exists():
-        cases["/dev/zero"] = "not a regular file"
+    if hasattr(os, "mkfifo"):                 # a pipe: reading it would block for ever
+        os.mkfifo(tmp_path / "pipe.toml")
+        cases[str(tmp_path / "pipe.toml")] = "not a regular file"
     for name, says in cases.items():
         r = invoke(["check", name], 20)
         assert r.exit_code == 2 and says in r.stderr, r.stderr
