@@ -16,12 +16,14 @@ MARGIN = 0.1               # the grid reaches a tenth of the data's range beyond
 
 @dataclass
 class DataView:
-    """What the data panel draws: grid (GH, GW) over extent, the points, and a subtitle."""
+    """What the data panel draws: grid (GH, GW) over extent, the points, a title saying
+    which they are and a subtitle with their statistics."""
     grid: np.ndarray
     extent: tuple[float, float, float, float]
     points: np.ndarray
     raw: bool                       # the numbers before preprocessing
-    subtitle: str                   # "" without [data] preprocess
+    title: str                      # "" without [data] preprocess
+    subtitle: str
     mean: np.ndarray | None = None  # the training split's per-feature statistics, as shown
     std: np.ndarray | None = None
 
@@ -36,24 +38,25 @@ def data_view(prog, gh: int, gw: int, raw: bool = False) -> DataView:
     `raw`, before it; without [data] preprocess the two are the same."""
     if not has_preprocess(prog):
         grid, extent = prog.decision_grid(gh, gw)
-        return DataView(grid, extent, prog.x, False, "")
+        return DataView(grid, extent, prog.x, False, "", "")
     prep = prog.prep
     if raw:
         grid, extent = raw_decision_grid(prog, gh, gw)
-        points, stats, label = prog.raw_x, prep.before, "before preprocess"
+        points, stats = prog.raw_x, prep.before
+        label = "data: raw, before " + ", ".join(prep.steps)
     else:
         grid, extent = prog.decision_grid(gh, gw)
-        points, stats, label = prog.x, prep.after, "after " + ", ".join(prep.steps)
+        points, stats, label = prog.x, prep.after, "data: after " + ", ".join(prep.steps)
     mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
-    return DataView(grid, extent, points, raw, f"{label} · {stats_line(mean, std)}", mean, std)
+    return DataView(grid, extent, points, raw, label, stats_line(mean, std), mean, std)
 
 
 def stats_line(mean: np.ndarray, std: np.ndarray) -> str:
-    """"mean 4926, 0.0012 · std 870, 0.005" (a mean that is rounding noise beside its
+    """"μ 4926, 0.0012 · σ 870, 0.005": each feature's mean and standard deviation (a mean that is rounding noise beside its
     standard deviation, as after centring, is shown as 0)."""
     shown = [0.0 if abs(m) <= 1e-9 * max(abs(s), 1e-300) else m for m, s in zip(mean, std)]
-    return ("mean " + ", ".join(compact(m) for m in shown)
-            + " · std " + ", ".join(compact(s) for s in std))
+    return ("μ " + ", ".join(compact(m) for m in shown)
+            + " · σ " + ", ".join(compact(s) for s in std))
 
 
 def raw_decision_grid(prog, gh: int, gw: int):

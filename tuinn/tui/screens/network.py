@@ -18,6 +18,7 @@ from tuinn.tui.present_layers import layer_picture
 from tuinn.tui.present_net import network_labels, network_nodes, tensor_view
 from tuinn.tui.present_rnn import recurrent_layer_of, recurrent_view
 from tuinn.tui.present_depth import depth_stats
+from tuinn.tui.present_data import data_view, has_preprocess
 from tuinn.tui.present_side import fit_curve, generate_text, side_views
 from tuinn.tui.render.circuit import CircuitDiagram
 from tuinn.tui.render.layers import LayerDiagram
@@ -55,6 +56,8 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         Binding("t", "jump_sub", "Jump to t", show=False),
         Binding("J", "jump_iteration", "Jump to iteration", show=False),
         Binding("l", "log_scale", "Log loss", show=False),
+        Binding("P", "data_space", "Raw/preprocessed",
+                tooltip="The data view: the points before or after [data] preprocess"),
     ] + PARAMS_KEYS                          # S saves the parameters, T freezes a layer
 
     def __init__(self, spec, session):
@@ -68,6 +71,7 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         self.layer_view = True               # w: conv/recurrent steps show the layer view
         self.conv_pick = (None, None, 0)     # (layer, selected output cell, filter)
         self.data_panel: DataPanel | None = None
+        self.data_raw = False                # P: the data view before [data] preprocess
         self.rnn_pick: tuple[str | None, int] = (None, 0)      # (layer, selected unit)
         self.view_picks: dict[str, tuple] = {}   # attention / norm / embedding selections
         self.live_embed: tuple[str, int] | None = None   # the embedding view on screen
@@ -107,9 +111,6 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         self.data_panel = self.query_one(DataPanel) if "data" in self.views else None
         if self.data_panel is not None:
             self.data_panel.grid_dims = self.data_panel.grid_shape()
-            prep = getattr(self.session.program, "prep", None)    # [data] preprocess
-            if prep is not None and prep.steps:
-                self.data_panel.border_subtitle = "after " + ", ".join(prep.steps)
         self.controller.report_extras = self.light_frame
 
     # ------------------------------------------------------------------ frames
@@ -121,7 +122,9 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
             "debug": self.debug_rows(session, session.watches.evaluate_program(prog))}
         f["losses"] = prog.losses.plot_args(prog.iteration)     # bounded: O(1) in the run
         if self.data_panel is not None:
-            f["grid"] = prog.decision_grid(*self.data_panel.grid_dims)
+            view = data_view(prog, *self.data_panel.grid_dims, raw=self.data_raw)
+            f["grid"] = (view.grid, view.extent) if not view.title else (
+                view.grid, view.extent, view.points, view.title, view.subtitle)
         shown = self.views[self.view]           # the model views cost a few predictions:
         if shown == "fit":                      # only the one on screen is computed
             f["fit"] = (fit_curve(prog), prog.iteration)
@@ -375,6 +378,22 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         self.query_one(ContentSwitcher).current = self.views[self.view]
         if self.data_panel is not None:         # the slot's size, before the first grid
             self.data_panel.grid_dims = self.data_panel.grid_shape()
+        self.refresh_frame()
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "data_space":              # only for a data view with [data] preprocess
+            return "data" in self.views and has_preprocess(self.session.program)
+        return super().check_action(action, parameters)
+
+    def action_data_space(self) -> None:
+        """The data view: the raw points or the preprocessed ones (it comes on screen)."""
+        self.data_raw = not self.data_raw
+        if self.views[self.view] != "data":
+            self.view = self.views.index("data")
+            self.query_one(ContentSwitcher).current = "data"
+            self.data_panel.grid_dims = self.data_panel.grid_shape()
+        self.message = ("data view: the raw numbers, before preprocess" if self.data_raw
+                        else "data view: after preprocess, as the model sees them")
         self.refresh_frame()
 
     def action_toggle_layer_view(self) -> None:

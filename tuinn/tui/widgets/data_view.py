@@ -43,8 +43,14 @@ class DataPanel(Widget):
             height = self.parent.size.height - gutter.height
         return DecisionMap.grid_shape(max(8, width), max(3, height - 1))
 
-    def show(self, grid, extent) -> None:
+    def show(self, grid, extent, points=None, title: str = "", subtitle: str = "") -> None:
+        """A new grid over extent; with [data] preprocess, also the points it is drawn with
+        (raw or preprocessed), a title saying which and a subtitle with their statistics."""
         self.grid, self.extent = grid, extent
+        if points is not None:
+            self.points = points
+        if title:
+            self.border_title, self.border_subtitle = title, subtitle
         self.refresh()
 
     def render(self):
