@@ -70,8 +70,9 @@ def tensor_array(tensor, path: str, where: str) -> np.ndarray:
         return external_array(tensor, dims, path, name)
     try:
         arr = onnx.numpy_helper.to_array(tensor)
-    except Exception:
-        raise TuinnError(f"tensor '{name}' cannot be read", file=path) from None
+    except Exception as e:          # onnx raises many types on malformed data: all reach
+        raise TuinnError(f"tensor '{name}' cannot be read: "       # the user, with why
+                         f"{safe(e, limit=60)}", file=path) from None
     arr = np.asarray(arr)
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise TuinnError(f"tensor '{name}' holds NaN or Inf values", file=path)
@@ -128,9 +129,9 @@ def attributes(node, path: str, where: str) -> dict:
             continue
         try:
             v = onnx.helper.get_attribute_value(a)
-        except Exception:
-            raise TuinnError(f"{where}: attribute '{safe(a.name, limit=30)}' cannot be read",
-                             file=path) from None
+        except Exception as e:      # as above: malformed data, reported with why
+            raise TuinnError(f"{where}: attribute '{safe(a.name, limit=30)}' cannot be read: "
+                             f"{safe(e, limit=60)}", file=path) from None
         if isinstance(v, bytes):
             v = v.decode("utf-8", "replace")
         elif isinstance(v, list):

@@ -4,17 +4,12 @@ only renders an EmbedData."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.message import Message
-from textual.widgets import Static
 
 from tuinn import fmt
+from tuinn.tui.widgets.pick_view import PickView, pick_bindings
 from tuinn.tui.present_embed import EmbedData
 from tuinn.tui.render.heatmap import Heatmap
 from tuinn.tui.render.words import WordMap
@@ -71,49 +66,18 @@ def _table(d: EmbedData, label_w: int, rows: int) -> Group:
                          marker_row=d.selected, row_labels=labels))
 
 
-class EmbedView(VerticalScroll, can_focus=True):
+class EmbedView(PickView):
     """↑/↓ (k/j) choose the word whose nearest words are listed; Shift+↑/↓ scroll."""
+    BINDINGS = pick_bindings("word")
 
-    DEFAULT_CSS = """
-    EmbedView { border: round $primary-darken-2; padding: 0 1; height: 1fr; min-height: 8; }
-    EmbedView:focus { border: round $accent; }
-    EmbedView > Static { width: 100%; height: auto; }
-    """
-    BINDINGS = [
-        Binding("up,k", "pick(-1)", "Prev word", show=False),
-        Binding("down,j", "pick(1)", "Next word", show=False),
-        Binding("shift+up", "scroll_up", "Scroll up", show=False),
-        Binding("shift+down", "scroll_down", "Scroll down", show=False),
-    ]
+    class Changed(PickView.Changed):
+        pass
 
-    @dataclass
-    class Changed(Message):
-        layer: str
-        selected: int
+    def count(self, data) -> int:
+        return len(data.words)
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.data: EmbedData | None = None
+    def title(self, data) -> str:
+        return "embedding" if data is None else f"{fmt.safe(data.layer, 24)}: {data.words[data.selected]}"
 
-    def compose(self):
-        yield Static(id="embed")
-
-    def show(self, data: EmbedData | None) -> None:
-        self.data = data
-        self.border_title = "embedding" if data is None else \
-            f"{fmt.safe(data.layer, 24)}: {data.words[data.selected]}"
-        width = max(20, self.scrollable_content_region.width or 80)
-        height = max(8, self.scrollable_content_region.height or 20)
-        self.query_one("#embed", Static).update(render_embed(data, width, height))
-
-    def on_resize(self) -> None:
-        if self.data is not None:
-            self.show(self.data)
-
-    def action_pick(self, delta: int) -> None:
-        d = self.data
-        if d is None:
-            return
-        i = min(max(0, d.selected + delta), len(d.words) - 1)
-        if i != d.selected:
-            self.post_message(self.Changed(d.layer, i))
+    def draw(self, data, width: int, height: int):
+        return render_embed(data, width, height)

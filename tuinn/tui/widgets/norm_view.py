@@ -4,17 +4,12 @@ mode. It only renders a NormData."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.message import Message
-from textual.widgets import Static
 
 from tuinn import fmt
+from tuinn.tui.widgets.pick_view import PickView, pick_bindings
 from tuinn.tui.present_norm import Histogram, NormData
 from tuinn.tui.render.depth import bars
 from tuinn.tui.render.plot import compact
@@ -105,48 +100,18 @@ def render_norm(d: NormData | None, width: int = 80) -> Group:
     return Group(*parts)
 
 
-class NormView(VerticalScroll, can_focus=True):
+class NormView(PickView):
     """↑/↓ (k/j) choose the feature (batchnorm) or position (layernorm); Shift+↑/↓ scroll."""
+    BINDINGS = pick_bindings("feature")
 
-    DEFAULT_CSS = """
-    NormView { border: round $primary-darken-2; padding: 0 1; height: 1fr; min-height: 8; }
-    NormView:focus { border: round $accent; }
-    NormView > Static { width: 100%; height: auto; }
-    """
-    BINDINGS = [
-        Binding("up,k", "pick(-1)", "Prev feature", show=False),
-        Binding("down,j", "pick(1)", "Next feature", show=False),
-        Binding("shift+up", "scroll_up", "Scroll up", show=False),
-        Binding("shift+down", "scroll_down", "Scroll down", show=False),
-    ]
+    class Changed(PickView.Changed):
+        pass
 
-    @dataclass
-    class Changed(Message):
-        layer: str
-        selected: int
+    def count(self, data) -> int:
+        return data.count
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.data: NormData | None = None
+    def title(self, data) -> str:
+        return "normalisation" if data is None else f"{fmt.safe(data.layer, 24)}: {data.where}"
 
-    def compose(self):
-        yield Static(id="norm")
-
-    def show(self, data: NormData | None) -> None:
-        self.data = data
-        self.border_title = "normalisation" if data is None else \
-            f"{fmt.safe(data.layer, 24)}: {data.where}"
-        width = max(20, self.scrollable_content_region.width or 80)
-        self.query_one("#norm", Static).update(render_norm(data, width))
-
-    def on_resize(self) -> None:
-        if self.data is not None:
-            self.show(self.data)
-
-    def action_pick(self, delta: int) -> None:
-        d = self.data
-        if d is None:
-            return
-        i = min(max(0, d.selected + delta), d.count - 1)
-        if i != d.selected:
-            self.post_message(self.Changed(d.layer, i))
+    def draw(self, data, width: int, height: int):
+        return render_norm(data, width)
