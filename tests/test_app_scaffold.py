@@ -303,7 +303,7 @@ async def test_graph_screens_have_no_speed_key():
 
 
 def test_run_mode_keeps_the_speed_and_pauses_at_once(scenario):
-    from tuinn.engine.controller import Controller
+    from tuinn.engine.run.controller import Controller
     _, session = scenario("xor")
     events_seen = []
     ctl = Controller(session, events_seen.append)

@@ -15,7 +15,7 @@ from tuinn.cli import app
 from tuinn.engine.build import open_session
 from tuinn.engine.conv_steps import receptive_field
 from tuinn.engine.gradcheck import gradcheck
-from tuinn.engine.training import accuracy, train
+from tuinn.engine.run.training import accuracy, train
 from tuinn.scenario.loader import load_scenario
 
 CONV = ["conv-edge", "conv-stride-padding", "cnn-bars", "pool-max", "pool-avg",

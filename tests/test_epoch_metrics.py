@@ -17,7 +17,7 @@ import pytest
 from tuinn.engine import scratch
 from tuinn.engine.build import build_session
 from tuinn.engine.kernels import metrics as M
-from tuinn.engine.training import accuracy, train
+from tuinn.engine.run.training import accuracy, train
 from tuinn.scenario.loader import load_text
 
 CNN = """

@@ -1,8 +1,8 @@
 """Run mode's fast path gives bit for bit what the plain path gives.
 
-The fast path: parameters and gradients packed in flat buffers (tuinn/engine/packed.py),
+The fast path: parameters and gradients packed in flat buffers (tuinn/engine/run/packed.py),
 the optimizer's state packed likewise and stepped in one call, and forward + loss +
-backward of a dense/elementwise chain in one fused kernel (tuinn/engine/fastpath.py).
+backward of a dense/elementwise chain in one fused kernel (tuinn/engine/run/fastpath.py).
 The plain path is the same program with packing switched off: layer by layer, one
 optimizer step per parameter, dict snapshots, as before the fast path existed.
 """
@@ -18,7 +18,7 @@ import naive_network as naive
 from tuinn.engine.kernels.optim import adam_step, adam_step_packed
 from tuinn.engine.network import NetworkProgram
 from tuinn.engine.optim import Optimizer
-from tuinn.engine.packed import PackedParams, ParamsView
+from tuinn.engine.run.packed import PackedParams, ParamsView
 from tuinn.errors import TuinnError
 from tuinn.scenario.loader import load_text
 

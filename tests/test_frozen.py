@@ -19,7 +19,7 @@ from tuinn.cli import app
 from tuinn.engine.build import build_session
 from tuinn.engine.gradcheck import gradcheck, param_check
 from tuinn.engine.network import NetworkProgram
-from tuinn.engine.packed import PackedParams
+from tuinn.engine.run.packed import PackedParams
 from tuinn.engine.trace import network_trace
 from tuinn.errors import TuinnError
 from tuinn.scenario.loader import load_text

@@ -1,6 +1,6 @@
 """Run mode's fused conv -> relu -> maxpool gives bit for bit what the layers give one by one.
 
-The fused path (tuinn/engine/fusedstack.py, tuinn/engine/kernels/fused.py) runs a
+The fused path (tuinn/engine/run/fusedstack.py, tuinn/engine/kernels/fused.py) runs a
 conv2d, relu, maxpool group (or relu, maxpool) as one kernel forward and backward; the plain path is the same program with the fusion switched off,
 every layer's own forward and backward. After every iteration the losses, parameters,
 gradients, optimizer state and every layer's cache must be the same bytes. The pooling
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from test_fastpath import assert_same, state
-from tuinn.engine import runmode
-from tuinn.engine.fusedstack import CONV_RELU_POOL, RELU_POOL, FusedStack, groups
+from tuinn.engine.run import iteration as runmode
+from tuinn.engine.run.fusedstack import CONV_RELU_POOL, RELU_POOL, FusedStack, groups
 from tuinn.engine.kernels import pool as PK
 from tuinn.engine.network import NetworkProgram
 from tuinn.scenario.loader import load_text

@@ -10,7 +10,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from tuinn.engine.build import open_session
-from tuinn.engine.training import train
+from tuinn.engine.run.training import train
 from tuinn.scenario.data_seq import CORPUS, vocabulary
 from tuinn.tui.present_embed import cosine_nearest, vocab_of
 from tuinn.tui.present_rnn import recurrent_view

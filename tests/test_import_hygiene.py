@@ -8,7 +8,7 @@ def test_engine_imports_no_ui():
     code = (
         "import sys\n"
         "import tuinn.engine.build, tuinn.engine.session, tuinn.engine.network, tuinn.engine.trace\n"
-        "import tuinn.engine.controller, tuinn.engine.gradcheck, tuinn.engine.training\n"
+        "import tuinn.engine.run.controller, tuinn.engine.gradcheck, tuinn.engine.run.training\n"
         "import tuinn.scenario.loader, tuinn.scenario.data, tuinn.fmt\n"
         "from tuinn.engine.build import open_session\n"
         "open_session('scenarios/sigmoid-neuron.toml')[1].run_to_end()\n"

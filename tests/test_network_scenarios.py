@@ -16,7 +16,7 @@ from tuinn.engine.build import build_program, open_session
 from tuinn.engine.gradcheck import CRITERION, gradcheck
 from tuinn.engine.losses import Loss
 from tuinn.engine.session import Session
-from tuinn.engine.training import NonFinite, train
+from tuinn.engine.run.training import NonFinite, train
 from tuinn.scenario.loader import load_scenario
 
 

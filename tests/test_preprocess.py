@@ -176,7 +176,7 @@ def test_check_shows_before_and_after():
 def test_the_bundled_pair_teaches_what_its_descriptions_say(scenario):
     """preprocess learns (mean loss 0.53 -> ~0.11, 90% validation); preprocess-none
     starts at ~866 and sits at ln 2 with 42% validation accuracy."""
-    from tuinn.engine.training import train
+    from tuinn.engine.run.training import train
     _, s = scenario("preprocess")
     runs = list(train(s))
     assert runs[0].loss == pytest.approx(0.53, abs=0.01)

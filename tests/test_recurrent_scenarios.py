@@ -15,7 +15,7 @@ from conftest import SCENARIOS
 from tuinn.engine.build import open_session
 from tuinn.engine.gradcheck import CRITERION, gradcheck
 from tuinn.engine.session import Session
-from tuinn.engine.training import train
+from tuinn.engine.run.training import train
 from tuinn.scenario.loader import load_scenario
 from tuinn.tui.present_rnn import recurrent_view
 

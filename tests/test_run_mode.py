@@ -5,7 +5,7 @@ import time
 
 from conftest import SCENARIOS
 from tuinn.engine.build import build_program, open_session
-from tuinn.engine.controller import Controller, Progress
+from tuinn.engine.run.controller import Controller, Progress
 from tuinn.engine.session import Session
 from tuinn.scenario.loader import load_text
 

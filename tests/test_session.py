@@ -109,7 +109,7 @@ def test_network_iterations_and_time_travel():
 
 def test_nan_stops_at_the_step_that_made_it():
     from tuinn.engine.build import open_session
-    from tuinn.engine.controller import Controller, Progress
+    from tuinn.engine.run.controller import Controller, Progress
     from conftest import SCENARIOS
     for with_breakpoint in (True, False):       # the scenario's `nan` breakpoint, or the
         spec, s = open_session(str(SCENARIOS / "lr-too-large.toml"))   # built-in stop

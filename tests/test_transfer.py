@@ -12,7 +12,7 @@ import pytest
 from conftest import SCENARIOS
 
 from tuinn.engine.build import open_session
-from tuinn.engine.training import train
+from tuinn.engine.run.training import train
 from tuinn.scenario.params_io import read_params
 
 BODY_FILE = SCENARIOS / "data" / "transfer-body.safetensors"

@@ -143,7 +143,7 @@ def test_warmup_compiles_behind_a_session_that_steps_at_once(tmp_path):
 def test_a_bulk_command_waits_for_the_compile_and_the_warmup_does_not_wait_for_it():
     """Controller.submit(compiled=True) runs after `compiled` is set; while it waits,
     the engine does not count as stepping (the warm-up would give way to it forever)."""
-    from tuinn.engine.controller import Controller
+    from tuinn.engine.run.controller import Controller
     ran, events = [], []
     ctl = Controller(object(), events.append)
     try:

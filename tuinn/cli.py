@@ -163,7 +163,7 @@ def _save_trained(prog, path: str, code: int) -> None:
     if code != 0:
         typer.echo(f"not saved to {safe(path)}: training stopped", err=True)
         return
-    from tuinn.engine.training import save_params
+    from tuinn.engine.run.training import save_params
     save_params(prog, path)
     typer.echo(f"saved {len(prog.param_layers)} parameters to {safe(path)}", err=True)
 

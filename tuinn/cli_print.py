@@ -202,7 +202,7 @@ def run_training(spec: Spec, session, epochs: int | None, as_json: bool) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from tuinn.engine.trace import json_line
-    from tuinn.engine.training import NonFinite, train
+    from tuinn.engine.run.training import NonFinite, train
     prog = session.program
     epochs = epochs or prog.epochs
     # memory stays flat however long it trains: the table's rows (at most 10 epochs and

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(OUT), help="an .npz or .safetensors file")
     args = parser.parse_args(argv)
-    from tuinn.engine.training import accuracy
+    from tuinn.engine.run.training import accuracy
     from tuinn.scenario.params_io import write_params
     prog = pretrain()
     params = prog.params()

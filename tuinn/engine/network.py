@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tuinn.engine import runmode
-from tuinn.engine.fastpath import ChainPlans
+from tuinn.engine.run import iteration as runmode
+from tuinn.engine.run.fastpath import ChainPlans
 from tuinn.engine.evaluation import Evaluation
 from tuinn.engine.frozen import Freezing
 from tuinn.engine.history import History
@@ -25,7 +25,7 @@ from tuinn.engine.layers.embed import check_data_ids
 from tuinn.engine.losses import Loss, l2_penalty
 from tuinn.engine.lossseries import KEEP, LossSeries
 from tuinn.engine.optim import Optimizer
-from tuinn.engine.packed import PackedParams
+from tuinn.engine.run.packed import PackedParams
 from tuinn.engine.program import Step
 from tuinn.engine.tape import Tape
 from tuinn.errors import TuinnError
@@ -338,7 +338,7 @@ class NetworkProgram(Freezing, Evaluation):
 
     def train_iteration(self) -> float:
         """One iteration at full speed, no recording; returns the loss (before the
-        update). The same arithmetic as the steps; see tuinn/engine/runmode.py."""
+        update). The same arithmetic as the steps; see tuinn/engine/run/iteration.py."""
         return runmode.train_iteration(self)
 
     def history_bytes(self) -> int:

@@ -8,7 +8,7 @@ the layer-by-layer path computes; what goes is the Python and dispatch overhead 
 never uses it. The first dimension of an activation is the batch, N.
 
 Arrays live in flat buffers: `w`/`g` the packed parameters and gradients
-(tuinn/engine/packed.py), `a` the activations; `table` (L, 8) int64 says, per layer:
+(tuinn/engine/run/packed.py), `a` the activations; `table` (L, 8) int64 says, per layer:
 kind, fan in, fan out, offsets of W and b (in w and g), of y and mask (in a) and of dx
 (in a). Numba's cache does not see edits of called kernels in other modules, so the
 kernels are made by a factory that closes over a digest of those modules' source:

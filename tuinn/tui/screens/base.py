@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar
 
-from tuinn.engine.controller import Controller, Progress
+from tuinn.engine.run.controller import Controller, Progress
 from tuinn.engine.session import Session
 from tuinn.errors import TuinnError
 from tuinn.tui.messages import EngineChanged

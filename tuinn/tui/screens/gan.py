@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 
-from tuinn.engine.controller import Progress
+from tuinn.engine.run.controller import Progress
 from tuinn.tui.present_gan import GanPresenter, losses_text, step_line
 from tuinn.tui.screens.base import DebuggerScreen
 from tuinn.tui.widgets.gan_view import GanPlot, GanSide

@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.widgets import ContentSwitcher
 
 from tuinn import fmt
-from tuinn.engine.controller import Progress
+from tuinn.engine.run.controller import Progress
 from tuinn.engine.network import LOSS
 from tuinn.tui.present_conv import conv_view
 from tuinn.tui.present_cells import layer_circuit

@@ -86,7 +86,7 @@ class ParamsKeys:
             path = result[1]
 
             def save(s) -> dict:
-                from tuinn.engine.training import save_params
+                from tuinn.engine.run.training import save_params
                 from tuinn.errors import TuinnError
                 try:
                     save_params(s.program, path, key="path")

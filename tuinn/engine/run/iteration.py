@@ -4,7 +4,7 @@ The same arithmetic as the program's steps (every value bit for bit), with less 
 it: the batch's rows drawn once an epoch; the iteration's rng only for layers that draw
 from it; no dx for a first dense layer (nothing keeps it); for a chain of dense and
 elementwise layers, one fused kernel call for the batch, forward, loss and backward
-(and a plain SGD update; tuinn/engine/fastpath.py); else layer by layer; one optimizer
+(and a plain SGD update; tuinn/engine/run/fastpath.py); else layer by layer; one optimizer
 call for the packed parameters; and one copy of them for the time-travel snapshot.
 With frozen layers, their gradients are zeroed after the backward pass and the
 optimizer steps only the trainable parameters, one by one (tuinn/engine/frozen.py).
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tuinn.engine.fusedstack import (RELU_POOL, FusedStack, pool_relu_backward,
+from tuinn.engine.run.fusedstack import (RELU_POOL, FusedStack, pool_relu_backward,
                                      pool_relu_conv_backward)
 
 _UNSET = object()

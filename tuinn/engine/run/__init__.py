@@ -1,0 +1,17 @@
+"""How run mode is fast: everything that trains many iterations without stepping.
+
+- controller.py: Controller, the engine thread: every Session command off the UI, and
+  run mode's loop (full speed or paced, bounded reports, stop at NaN/Inf or on pause).
+- iteration.py: train_iteration, one iteration with less around it than a step
+  (rows drawn once an epoch, no dx for the first layer, one optimizer call).
+- fastpath.py: ChainPlans, one fused kernel call for a chain of dense and elementwise
+  layers (kernels/chain.py).
+- fusedstack.py: FusedStack, conv -> relu -> maxpool as one kernel each way
+  (kernels/fused.py).
+- packed.py: PackedParams, every parameter and gradient in two flat buffers (one
+  optimizer call, one copy per snapshot).
+- training.py: train, `tuinn train`'s epochs with running metrics and validation.
+
+Every fused path is checked against the step-by-step path (tests/test_fastpath.py,
+tests/test_fused.py).
+"""
