@@ -4,6 +4,7 @@ after 50k iterations as after 1k, and the history figure counts everything kept.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import io
 import tracemalloc
@@ -172,3 +173,16 @@ def test_history_bytes_follow_pops_and_drops():
     huge = History(2 ** 63 - 1)             # the largest history a file may ask for
     huge.append(snap)
     assert huge.count == 1 and huge.nbytes == sizes[-1]
+
+
+@pytest.mark.parametrize("name", ["xor", "spiral", "optim-momentum", "batchnorm-deep-sigmoid"])
+def test_a_known_snapshot_size_is_what_measuring_it_gives(name):
+    """Run mode measures one snapshot of a kind and reuses the figure: it must be the
+    figure a walk of each snapshot gives (momentum/Adam state appears at the first step)."""
+    prog = program(history=5, name=name)
+    for _ in range(7):
+        prog.train_iteration()
+    snaps = list(prog.history) + [prog.start]
+    assert all(s.nbytes == snapshot_nbytes(dataclasses.replace(s, nbytes=None)) for s in snaps)
+    assert prog.history_bytes() == sum(snapshot_nbytes(dataclasses.replace(s, nbytes=None))
+                                       for s in list(prog.history))

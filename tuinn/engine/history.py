@@ -68,7 +68,9 @@ class History(deque):
     def append(self, snap) -> None:
         if len(self) == self.maxlen:
             self.nbytes -= self._sizes.popleft()
-        size = snapshot_nbytes(snap)
+        size = getattr(snap, "nbytes", None)
+        if size is None:
+            size = snapshot_nbytes(snap)
         self.measured += 1
         super().append(snap)
         self._sizes.append(size)

@@ -18,7 +18,7 @@ from tuinn.engine.run import iteration as runmode
 from tuinn.engine.run.fastpath import ChainPlans
 from tuinn.engine.evaluation import Evaluation
 from tuinn.engine.frozen import Freezing
-from tuinn.engine.history import History
+from tuinn.engine.history import History, snapshot_nbytes
 from tuinn.engine.kernels.optim import all_finite
 from tuinn.engine.layers import Layer, build_layer
 from tuinn.engine.layers.embed import check_data_ids
@@ -49,6 +49,7 @@ class Snapshot:
     params: Mapping[str, np.ndarray]          # a dict, or a ParamsView of one flat copy
     optim: object
     buffers: Mapping[str, np.ndarray] | None = None   # batchnorm's running statistics
+    nbytes: int | None = None        # its size when known up front (History reads it)
 
 
 class NetworkProgram(Freezing, Evaluation):
@@ -128,9 +129,10 @@ class NetworkProgram(Freezing, Evaluation):
         self._needs_rng = any(layer.type not in RNG_FREE for layer in self._all_layers())
         self._l2_layers = [[layer] + layer.sublayers() for layer in self.layers]
         first = self.layers[0] if self.layers else None
-        # a first dense layer's dx goes unused in run mode and nothing keeps it: skip it
-        # (conv2d keeps its dx in cache["dx"] for the views, so it computes it)
-        self._first_dx = first if first is not None and first.type == "dense" else None
+        # a first dense or recurrent layer's dx goes unused in run mode and nothing keeps
+        # it: skip it (conv2d keeps its dx in cache["dx"] for the views, so it computes it)
+        self._first_dx = (first if first is not None
+                          and first.type in ("dense", "rnn", "lstm", "gru") else None)
         # the fused path's plans by batch size, for chains of dense/elementwise layers
         self._plans = None if self._needs_rng else ChainPlans.build(self.layers, self.loss,
                                                                      self.packed)
@@ -289,8 +291,18 @@ class NetworkProgram(Freezing, Evaluation):
         if packed is not None:
             if not (intact or packed.intact()):
                 packed.repack()
-            return Snapshot(self.iteration, packed.snapshot(), self.optimizer.snapshot_packed(),
+            snap = Snapshot(self.iteration, packed.snapshot(), self.optimizer.snapshot_packed(),
                             self.buffers())
+            # run mode takes one per iteration, all alike: measure the first of a kind
+            # only (walking the optimizer's state each time cost ~5% of a small MLP's)
+            optim = snap.optim
+            kind = (id(packed.layout), type(optim), len(getattr(optim, "started", optim)),
+                    len(snap.buffers))
+            known = self.__dict__.get("_snapshot_size")
+            if known is None or known[0] != kind:
+                known = self._snapshot_size = (kind, snapshot_nbytes(snap))
+            snap.nbytes = known[1]
+            return snap
         return Snapshot(self.iteration, {k: v.copy() for k, v in self.params().items()},
                         self.optimizer.snapshot(), self.buffers())
 

@@ -3,6 +3,7 @@ scenario kind shares; subclasses compose their panels and draw them in `redraw`.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from textual.binding import Binding
@@ -34,6 +35,17 @@ STEP_KEYS = [
     Binding("B", "add_breakpoint", "Add breakpoint", show=False),
     Binding("W", "add_watch", "Add watch", show=False),
 ]
+
+
+def _latest_wins(event: object) -> str:
+    """The kind of an event that a newer one of its kind makes stale, or ""."""
+    if isinstance(event, Progress) and event.running:
+        return "progress"
+    if isinstance(event, tuple) and event and event[0] == "warm":
+        return "warm"
+    return ""
+
+
 class DebuggerScreen(ScaffoldKeys, Screen):
     BINDINGS = STEP_KEYS + SCAFFOLD_KEYS
     #: the footer shows these actions first, as many as fit (then the rest in order)
@@ -50,6 +62,8 @@ class DebuggerScreen(ScaffoldKeys, Screen):
         self.was_running = False          # run mode, as the footer last showed it
         self.warm_note = "compiling or loading kernels…"
         self.last_frame: dict = {}
+        self._pending: dict[str, object] = {}      # kind -> newest undrawn event
+        self._pending_lock = threading.Lock()
         self.controller = Controller(session, self._from_engine)
         self.controller.speed = spec.debug.speed or None      # run mode; 0: full speed
 
@@ -71,11 +85,30 @@ class DebuggerScreen(ScaffoldKeys, Screen):
 
     # ------------------------------------------------------------------ engine
     def _from_engine(self, event: object) -> None:
-        """Called on the engine thread: hand the event to the UI thread."""
+        """Called on the engine thread: hand the event to the UI thread without waiting
+        for it to be drawn (post_message is thread-safe). A run-mode report or a
+        compile-progress note replaces one of its kind the UI has not taken yet: only
+        the newest is worth drawing, so a slow terminal never makes reports pile up and
+        the engine never waits on the screen."""
+        kind = _latest_wins(event)
+        if kind:
+            with self._pending_lock:
+                stale = kind in self._pending
+                self._pending[kind] = event
+            if stale:
+                return
         try:
-            self.app.call_from_thread(self.post_message, EngineChanged(event))
+            self.post_message(EngineChanged(event))
         except RuntimeError:       # the app has already shut down
             pass
+
+    def _take(self, event: object) -> object:
+        """On the UI thread: the newest event of `event`'s kind (see _from_engine)."""
+        kind = _latest_wins(event)
+        if not kind:
+            return event
+        with self._pending_lock:
+            return self._pending.pop(kind, event)
 
     def on_mount(self) -> None:
         self.status()
@@ -105,7 +138,7 @@ class DebuggerScreen(ScaffoldKeys, Screen):
         return "warm"
 
     def on_engine_changed(self, message: EngineChanged) -> None:
-        event = message.event
+        event = self._take(message.event)
         if isinstance(event, tuple) and event and event[0] == "warm":
             _, done, total, node = event
             self.warm_note = f"compiling or loading kernels {done}/{total}: {node}"
