@@ -79,3 +79,37 @@ def test_history_zero_keeps_nothing_and_still_pauses_and_steps():
     s.step(3)
     assert s.back(5) == 3 and prog.iteration == 5     # nothing kept before this iteration
     assert not s.goto_iteration(2) and prog.iteration == 5
+
+
+def _run_until(c: Controller, prog, iteration: int) -> None:
+    c.run()
+    deadline = time.monotonic() + 120
+    while prog.iteration < iteration and time.monotonic() < deadline:
+        time.sleep(0.01)
+    c.pause()
+    assert c.wait_idle(30) and prog.iteration >= iteration
+
+
+def test_run_mode_memory_stays_flat():
+    """Run mode (the app's engine thread, reports included) holds no more memory after
+    5x the iterations: the losses, the history ring and the reports are all bounded.
+    (benchmarks/bench_runmode.py shows the same for a million iterations in the app.)"""
+    import gc
+    import tracemalloc
+
+    s = long_spiral()
+    prog = s.program
+    c = Controller(s, lambda event: None, rate=200.0)
+    _run_until(c, prog, prog.losses.keep + 2 * prog.history.limit)   # every ring full
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    _run_until(c, prog, prog.iteration + 2_000)
+    gc.collect()
+    short = tracemalloc.get_traced_memory()[0] - before
+    _run_until(c, prog, prog.iteration + 10_000)
+    gc.collect()
+    long = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    c.stop()
+    assert long - short < 64 * 1024, (short, long)
