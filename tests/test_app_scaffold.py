@@ -263,13 +263,22 @@ async def test_finder_moves_with_arrows_and_escape_closes():
         assert app.screen.last_frame["follow"] == "mul2"
 
 
-def test_find_items_cover_layers_parameters_and_tensors(scenario):
+def test_find_items_cover_layers_parameters_tensors_and_view_arrays(scenario):
     from tuinn.tui.screens.finder import find_items
     _, session = scenario("lstm")
     items = {it.name: it for it in find_items(session)}
     assert {"input", "lstm1", "lstm1.grad", "lstm1.Wx", "lstm1.Wh", "lstm1.b", "dense1",
             "dense1.W", "dense1.b", "loss"} <= set(items)
     assert items["lstm1.grad"].target == "lstm1" and items["dense1.W"].target == "dense1.W"
+    assert {"lstm1.f", "lstm1.c", "lstm1.dh"} <= set(items) and items["lstm1.f"].target == "lstm1"
+    _, session = scenario("transformer-chars")          # attention weights by name
+    items = {it.name: it for it in find_items(session)}
+    attn = next(n for n in items if n.endswith(".A"))
+    assert items[attn].target == attn[:-2] and "view" in items[attn].kind
+    _, session = scenario("batchnorm-deep-sigmoid")     # running statistics by name
+    items = {it.name: it for it in find_items(session)}
+    assert any(n.endswith(".running_mean") and it.kind.startswith("running")
+               for n, it in items.items())
 
 
 # ------------------------------------------------------------------ speed

@@ -1,5 +1,7 @@
 """Provides Finder (key `/`): a fuzzy finder over every node, layer, parameter and
-tensor of the scenario; Enter selects the highlighted one, Escape closes.
+tensor of the scenario (with the arrays a layer's view shows and the running
+statistics: every name a watch or breakpoint takes); Enter selects the highlighted one
+(an array selects its layer), Escape closes.
 
 Keyboard only: type to filter (textual.fuzzy.Matcher, best match first), up/down
 move, Enter picks. The dialog returns the node to select: a tensor's gradient entry
@@ -43,7 +45,9 @@ def find_items(session) -> list[Item]:
         items += [Item(name, f"= {node}", node) for name, node in prog.spec.names.items()
                   if name not in gates and node in gates]
         return items
+    from tuinn.engine.debug_names import cache_keys, debug_names
     from tuinn.engine.network import INPUT, LOSS
+    names = debug_names(prog)              # what watches and breakpoints may name
     items = [Item(INPUT, "input batch", INPUT)]
     for top in prog.layers:
         for layer in (top, *top.sublayers()):
@@ -54,6 +58,14 @@ def find_items(session) -> list[Item]:
                 key = f"{layer.name}.{k}"
                 if key in prog.param_layers:
                     items.append(Item(key, f"parameter {fmt.shape(arr)}", key))
+            for key, (owner, _) in getattr(prog, "buffer_layers", {}).items():
+                if owner is layer:             # bn1.running_mean
+                    items.append(Item(key, "running statistic (not trained)", layer.name))
+            for k in cache_keys(layer):        # the arrays its view shows: lstm1.f, attn1.A
+                key = f"{layer.name}.{k}"
+                if k not in ("x", "y") and names.get(key) == "cache":
+                    items.append(Item(key, f"tensor of {layer.name}'s view (watch, break on it)",
+                                      layer.name))
     items.append(Item(LOSS, f"loss {prog.loss.type}", LOSS))
     return items
 
