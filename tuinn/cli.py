@@ -131,7 +131,7 @@ def _network(file: str, command: str):
 
 @app.command()
 @guarded
-def train(file: str = typer.Argument(..., help="A network scenario file or bundled name."),
+def train(file: str = typer.Argument(..., help="A network, gan or knn scenario file or bundled name."),
           epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Override [train] epochs."),
           as_json: bool = typer.Option(False, "--json", help="One JSON object per epoch."),
           save: Optional[str] = typer.Option(None, "--save", metavar="FILE", help="Then save the "
@@ -149,6 +149,13 @@ def train(file: str = typer.Argument(..., help="A network scenario file or bundl
             raise TuinnError("a knn scenario has no parameters to save", key="--save")
         from tuinn.cli_print import print_knn_eval
         raise typer.Exit(print_knn_eval(spec, session, as_json))
+    if spec.info.kind == "gan":              # the duel: D and G losses per epoch
+        if save is not None:
+            raise TuinnError("a gan scenario's parameters cannot be saved: no scenario "
+                             "loads them back", key="--save",
+                             hint="--save works for network scenarios")
+        from tuinn.cli_gan import run_gan_training
+        raise typer.Exit(run_gan_training(spec, session, epochs, as_json))
     if spec.info.kind != "network":
         spec, session = _network(file, "train")
     code = run_training(spec, session, epochs, as_json)
