@@ -396,3 +396,4 @@ class DebuggerScreen(ScaffoldKeys, Screen):
         if self.warmup is not None:
             self.warmup.cancel()
         self.controller.stop()
+

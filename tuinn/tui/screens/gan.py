@@ -7,17 +7,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 
-from tuinn.engine.run.controller import Progress
 from tuinn.tui.present_gan import GanPresenter, losses_text, step_line
-from tuinn.tui.screens.base import DebuggerScreen
+from tuinn.tui.screens.training import TrainingScreen
 from tuinn.tui.widgets.gan_view import GanPlot, GanSide
 
 #: the debugger's keys that have no meaning here (no single tensor under a cursor, no watches)
 NOT_FOR_GAN = frozenset({"gradcheck", "export_tensor", "add_watch", "find"})
 
 
-class GanScreen(DebuggerScreen):
-    BINDINGS = DebuggerScreen.BINDINGS + [
+class GanScreen(TrainingScreen):
+    BINDINGS = TrainingScreen.BINDINGS + [
         Binding("c", "run", "Run", tooltip="Train until a breakpoint, p or the last epoch"),
         Binding("p,space", "pause", "Pause"),
         Binding("i", "next_iteration", "Iteration", tooltip="To the start of the next iteration"),
@@ -71,35 +70,7 @@ class GanScreen(DebuggerScreen):
     def on_map_panel_resized(self) -> None:
         self.refresh_frame()
 
-    def on_progress(self, progress: Progress) -> None:
-        why = progress.stopped_because
-        if why == "nan":
-            self.message = f"stopped: {self.session.stopped_because}"
-        elif why == "paused":
-            self.message = f"paused at iteration {progress.iteration}"
-        elif why == "breakpoint":
-            self.message = f"breakpoint: {self.session.stopped_because}"
-        elif why == "done":
-            self.message = f"trained {self.session.program.epochs} epochs"
-        if progress.extras:
-            self.draw(progress.extras)
-        else:
-            self.status()
-
     # ------------------------------------------------------------------ keys
-    def action_run(self) -> None:
-        if not self.controller.running:
-            self.message = "training: p or space pauses"
-            self.controller.run()
-            self.status()
-
-    def action_pause(self) -> None:
-        if self.controller.running:
-            self.controller.pause()
-
-    def action_next_iteration(self) -> None:
-        self._do(lambda s: s.next_iteration())
-
     def action_continue(self) -> None:
         def go(s):
             from tuinn.engine.breakpoints import run_to_hit

@@ -10,7 +10,6 @@ from textual.containers import Horizontal
 from textual.widgets import ContentSwitcher
 
 from tuinn import fmt
-from tuinn.engine.run.controller import Progress
 from tuinn.engine.network import LOSS
 from tuinn.tui.present_conv import conv_view
 from tuinn.tui.present_cells import layer_circuit
@@ -22,7 +21,7 @@ from tuinn.tui.present_data import data_view, has_preprocess
 from tuinn.tui.present_side import fit_curve, generate_text, side_views
 from tuinn.tui.render.circuit import CircuitDiagram
 from tuinn.tui.render.layers import LayerDiagram
-from tuinn.tui.screens.base import DebuggerScreen
+from tuinn.tui.screens.training import TrainingScreen
 from tuinn.tui.screens.params_keys import PARAMS_KEYS, ParamsKeys
 from tuinn.tui.widgets.conv_view import ConvView
 from tuinn.tui.widgets.data_view import DataPanel
@@ -44,8 +43,8 @@ from tuinn.tui.widgets.tensor_view import TensorInspector
 ALL = "\x00all"           # `expanded` when the whole network is drawn as gates
 
 
-class NetworkScreen(ParamsKeys, DebuggerScreen):
-    BINDINGS = DebuggerScreen.BINDINGS + [
+class NetworkScreen(ParamsKeys, TrainingScreen):
+    BINDINGS = TrainingScreen.BINDINGS + [
         Binding("c", "run", "Run"),
         Binding("p,space", "pause", "Pause"),
         Binding("i", "next_iteration", "Iteration"),
@@ -256,20 +255,6 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         self.rnn_pick = (message.layer, message.unit)
         self.refresh_frame()
 
-    def on_progress(self, progress: Progress) -> None:
-        if progress.stopped_because == "nan":
-            self.message = f"stopped: {self.session.stopped_because}"
-        elif progress.stopped_because == "paused":
-            self.message = f"paused at iteration {progress.iteration}"
-        elif progress.stopped_because == "breakpoint":
-            self.message = f"breakpoint: {self.session.stopped_because}"
-        elif progress.stopped_because == "done":
-            self.message = f"trained {self.session.program.epochs} epochs"
-        if progress.extras:
-            self.draw(progress.extras)
-        else:
-            self.status()
-
     def on_data_panel_resized(self, message: DataPanel.Resized) -> None:
         self.refresh_frame()
 
@@ -317,19 +302,6 @@ class NetworkScreen(ParamsKeys, DebuggerScreen):
         return param_check(s, node)
 
     # ------------------------------------------------------------------ keys
-    def action_run(self) -> None:
-        if not self.controller.running:               # queued behind warm-up if need be
-            self.message = "running: p or space pauses"
-            self.controller.run()
-            self.status()
-
-    def action_pause(self) -> None:
-        if self.controller.running:
-            self.controller.pause()
-
-    def action_next_iteration(self) -> None:
-        self._do(lambda s: s.next_iteration())
-
     def action_next_epoch(self) -> None:
         def epoch(s):
             prog = s.program
