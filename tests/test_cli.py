@@ -145,3 +145,16 @@ def test_malformed_debug_entries_exit_2(tmp_path, entry, key, words):
     line = text.splitlines().index(entry) + 1
     assert f"dbg.toml:{line}" in r.output and key in r.output and words in r.output
     assert "Traceback" not in r.output
+
+
+def test_check_of_a_long_graph_lists_its_first_and_last_gates(tmp_path):
+    lines = ["s0 = x * 1.0"] + [f"s{i} = s{i - 1} * 0.5 + x" for i in range(1, 200)]
+    path = tmp_path / "long.toml"
+    path.write_text('[scenario]\nname = "long"\nkind = "graph"\n[graph]\n'
+                    'inputs = { x = 0.5 }\nexpr = """\n' + "\n".join(lines) + '\n"""\n'
+                    'output = "s199"\n')
+    r = runner.invoke(app, ["check", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "399 gates" in r.output and "349 more gates" in r.output
+    assert " s199 " in r.output and " mulc1 " in r.output and " s100 " not in r.output
+    assert len(r.output.splitlines()) < 80

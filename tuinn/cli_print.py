@@ -74,6 +74,16 @@ def print_scenarios() -> None:
     console.print(table)
 
 
+HEAD, TAIL = 40, 10        # rows a long table shows: its first and last ones
+
+
+def _shown(n: int) -> list[int | None]:
+    """The row numbers a table of n rows shows; None stands for the ones left out."""
+    if n <= HEAD + TAIL + 1:
+        return list(range(n))
+    return [*range(HEAD), None, *range(n - TAIL, n)]
+
+
 def print_check(spec: Spec, session) -> None:
     prog = session.program
     console.print(Text.assemble(_safe(spec.info.name, "bold"),
@@ -82,14 +92,25 @@ def print_check(spec: Spec, session) -> None:
     if spec.info.kind == "graph":
         table = Table(title="inputs", title_justify="left")
         table.add_column("name"); table.add_column("shape"); table.add_column("value")
-        for name, value in prog.inputs.items():
+        items = list(prog.inputs.items())
+        for i in _shown(len(items)):
+            if i is None:
+                table.add_row("…", "", f"{len(items) - HEAD - TAIL:,} more inputs")
+                continue
+            name, value = items[i]
             table.add_row(_safe(name), fmt.shape(value), fmt.summary(value))
         console.print(table)
-        gates = Table(title=_safe(f"{len(spec.graph.gates)} gates, output {spec.graph.output!r}"),
+        gate_list = spec.graph.gates
+        gates = Table(title=_safe(f"{len(gate_list)} gates, output {spec.graph.output!r}"),
                       title_justify="left")
         gates.add_column("line", justify="right"); gates.add_column("node"); gates.add_column("gate")
         gates.add_column("inputs")
-        for g in spec.graph.gates:
+        for i in _shown(len(gate_list)):
+            if i is None:
+                gates.add_row("…", "", "", f"{len(gate_list) - HEAD - TAIL:,} more gates "
+                              "(`tuinn trace` lists every step)")
+                continue
+            g = gate_list[i]
             gates.add_row(str(g.line), _safe(g.id), _safe(prog.label(g.id)), _safe(", ".join(g.args)))
         console.print(gates)
     elif spec.info.kind == "knn":

@@ -79,9 +79,12 @@ def debug_names(program) -> Names:
         out = Names({n: "input" for n in program.inputs}, "graph")
         for g in program.spec.gates:
             out[g.id] = "value"
+        phases: dict[str, set] = {}                 # node -> its steps' phases
+        for p, n in steps:
+            phases.setdefault(n, set()).add(p)
         for name, node in program.spec.names.items():
             out.setdefault(name, "value")
-            steps |= {(p, name) for p, n in list(steps) if n == node}
+            steps |= {(p, name) for p in phases.get(node, ())}
         out.steps = frozenset(steps)
         return out
     if program.kind == "gan":                  # its step nodes and parameters
