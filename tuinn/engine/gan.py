@@ -6,7 +6,8 @@ backward pass through both branches of D, and D's update; then one generator ste
 G(z) on fresh noise, D(G(z)), the non-saturating loss bce(D(G(z)), 1), its backward
 pass through D (D held fixed) into G, and G's update. The layers, losses and
 optimizers are the network engine's; D runs twice per step, so a twin of its layers
-(sharing the parameter arrays) keeps the second branch's caches for the backward pass.
+(sharing the parameter arrays and batchnorm's running statistics) keeps the second
+branch's caches for the backward pass; snapshots carry the running statistics too.
 """
 
 from __future__ import annotations
@@ -64,12 +65,18 @@ class GanNet:
         self.in_shape, self.out_shape = tuple(net.input), shape
         self.params = {f"{name}.{la.name}.{k}": (la, k)
                        for la in flat_layers(self.layers) for k in la.params}
+        self.buffers = {f"{name}.{la.name}.{k}": (la, k)       # batchnorm's running stats
+                        for la in flat_layers(self.layers) for k in getattr(la, "running", {})}
 
     def twin(self) -> list[Layer]:
-        """A copy of the layers with their own caches and gradients, sharing parameters."""
+        """A copy of the layers with their own caches and gradients, sharing parameters
+        and buffers (so D's running statistics see the real and the generated batches,
+        in order, as one PyTorch module called on both would)."""
         twin = copy.deepcopy(self.layers)
         for a, b in zip(flat_layers(self.layers), flat_layers(twin)):
             b.params = a.params
+            if hasattr(a, "running"):
+                b.running = a.running
         return twin
 
 
@@ -297,9 +304,15 @@ class GanProgram:
     def params(self) -> dict[str, np.ndarray]:
         return {key: layer.params[k] for key, (layer, k) in self.param_layers.items()}
 
+    def buffers(self) -> dict[str, np.ndarray]:
+        """Copies of both networks' buffers (batchnorm's running statistics) as they are
+        now: "discriminator.batchnorm1.running_mean" -> array; empty without any."""
+        return {key: layer.running[k].copy()
+                for key, (layer, k) in {**self.G.buffers, **self.D.buffers}.items()}
+
     def _snapshot(self) -> Snapshot:
         return Snapshot(self.iteration, {k: v.copy() for k, v in self.params().items()},
-                        {n: o.snapshot() for n, o in self.optim.items()})
+                        {n: o.snapshot() for n, o in self.optim.items()}, self.buffers())
 
     def restore(self, snap: Snapshot) -> None:
         for key, value in snap.params.items():
@@ -307,6 +320,10 @@ class GanProgram:
             layer.params[k][...] = value
         for n, o in self.optim.items():
             o.restore(snap.optim[n])
+        owners = {**self.G.buffers, **self.D.buffers}
+        for key, value in (snap.buffers or {}).items():
+            layer, k = owners[key]
+            layer.running[k][...] = value
         self.iteration = snap.iteration
         self.start = snap
 

@@ -146,25 +146,35 @@ class NetworkProgram(Freezing, Evaluation):
         return self._all(self.layers)
 
     def _set_params(self, net) -> None:
-        given = dict(net.params)
+        """[params]: inline values, then the file's; each a parameter or a buffer
+        (batchnorm's running statistics) of its exact shape, reported where it was set."""
+        given = {k: (v, None) for k, v in net.params.items()}
         if net.params_file:
             from tuinn.scenario.params_io import read_params
             for k, v in read_params(net.params_file).items():
-                given.setdefault(k, v)
-        for key, value in given.items():
-            if key not in self.param_layers:
-                close = difflib.get_close_matches(key, list(self.param_layers), n=1)
-                raise TuinnError(f"no parameter named {key!r}", file=self.file,
-                                 line=self.spec.lines.get(f"params.{key}"), key=f"params.{key}",
-                                 hint=f"did you mean {close[0]!r}?" if close else
-                                 "parameters: " + ", ".join(self.param_layers))
-            layer, k = self.param_layers[key]
+                given.setdefault(k, (v, net.params_file))
+        names = {**self.param_layers, **self.buffer_layers}
+        line = self.spec.lines.get("params.file")
+        for key, (value, source) in given.items():
+            where = (dict(file=source, key="params.file", hint=line and
+                          f"params.file is set on line {line} of the scenario") if source
+                     else dict(file=self.file, line=self.spec.lines.get(f"params.{key}"),
+                               key=f"params.{key}"))
+            if key not in names:
+                close = difflib.get_close_matches(key, list(names), n=1)
+                where["hint"] = (f"did you mean {close[0]!r}?" if close else
+                                 "parameters: " + ", ".join(names))
+                raise TuinnError(f"no parameter named {key!r}", **where)
+            layer, k = names[key]
+            target = layer.params[k] if key in self.param_layers else layer.running[k]
             value = np.asarray(value, dtype=self.dtype)
-            if value.shape != layer.params[k].shape:
-                raise TuinnError(f"{key} has shape {value.shape}, expected {layer.params[k].shape}",
-                                 file=self.file, line=self.spec.lines.get(f"params.{key}"),
-                                 key=f"params.{key}")
-            layer.params[k][...] = value
+            if value.shape != target.shape:
+                raise TuinnError(f"{key} has shape {value.shape}, expected {target.shape}",
+                                 **where)
+            from tuinn.scenario.files import buffer_problem
+            if key in self.buffer_layers and buffer_problem(key, value):
+                raise TuinnError(buffer_problem(key, value), **where)
+            target[...] = value
 
     def _make_steps(self) -> list[Step]:
         steps: list[Step] = []

@@ -29,6 +29,7 @@ class Layer:
     options: dict = field(default_factory=dict)          # units, slope, hidden, ...
     params: dict[str, np.ndarray] = field(default_factory=dict)   # "W" -> array
     layers: list["Layer"] = field(default_factory=list)   # residual blocks
+    buffers: dict[str, np.ndarray] = field(default_factory=dict)  # "running_mean" -> (C,)
     open_bias: bool = False      # a dense layer from MatMul whose Add may still come
 
 
@@ -64,9 +65,30 @@ def named(layers: list[Layer], counts: dict | None = None) -> list[tuple[str, La
 
 
 def flat_params(layers: list[Layer]) -> dict[str, np.ndarray]:
-    """"dense1.W" -> array, in order, as float64."""
+    """"dense1.W" -> array, in order, as float64; each layer's buffers after its
+    parameters ("batchnorm1.running_mean"), as `[params] file` reads them."""
     return {f"{name}.{k}": np.asarray(v, dtype=np.float64)
-            for name, layer in named(layers) for k, v in layer.params.items()}
+            for name, layer in named(layers)
+            for k, v in {**layer.params, **layer.buffers}.items()}
+
+
+def batchnorm_buffers(mean, var, channels: int, where: str, file: str | None = None
+                      ) -> dict[str, np.ndarray]:
+    """A source's running statistics as batchnorm's buffers: (C,) each, the variance
+    >= 0; {} when the source has none (tuinn's then start at 0 and 1)."""
+    if mean is None or var is None:
+        return {}
+    out = {"running_mean": f64(mean).reshape(-1), "running_var": f64(var).reshape(-1)}
+    for k, v in out.items():
+        if v.shape != (channels,):
+            raise TuinnError(f"{where}: its {k} has {v.size} values, not one per channel "
+                             f"({channels})", file=file)
+        if not np.isfinite(v).all():
+            raise TuinnError(f"{where}: its {k} holds NaN or Inf values", file=file)
+    if (out["running_var"] < 0).any():
+        raise TuinnError(f"{where}: its running_var holds a negative value: a variance "
+                         "must be >= 0", file=file)
+    return out
 
 
 # ------------------------------------------------------------------ PyTorch -> tuinn

@@ -201,12 +201,17 @@ def batchnorm(w, node, ins, a):
     c = shape[0]
     params = {"gamma": _bias(w, _weight(w, node, 1, "scale"), c),
               "beta": _bias(w, _weight(w, node, 2, "bias"), c)}
-    note = ("Its BatchNorm running statistics are not imported (tuinn's start at 0 and 1).")
-    if note not in w.chain.notes:
-        w.chain.notes.append(note)
+    stats = {}                             # input_mean, input_var: the running statistics
+    for j, k in ((3, "running_mean"), (4, "running_var")):
+        v = _weight(w, node, j, k)
+        if v.size != c:
+            raise w.error(f"its {k} has {v.size} values, not one per channel ({c})")
+        stats[k] = v.reshape(c).copy()                                # (C,)
+    if (stats["running_var"] < 0).any():
+        raise w.error("its input_var holds a negative value: a variance must be >= 0")
     layer = Layer("batchnorm", {"eps": f32(a.get("epsilon", 1e-5)),
                                 "momentum": round(1.0 - f32(a.get("momentum", 0.9)), 12)},
-                  params)
+                  params, buffers=stats)
     return [w.chain.push(layer, shape)]
 
 

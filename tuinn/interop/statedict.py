@@ -4,9 +4,11 @@ The arrays come from a .safetensors or .npz file, or a PyTorch state_dict (.pt, 
 read with weights_only). Under tuinn's names ("dense1.W") they fill the parameters of
 those names; under PyTorch's ("0.weight", "lstm.weight_ih_l0") they are grouped by
 module, in the file's order, and each group fills the next layer with parameters of the
-scenario, converted per the contract (model.py). Shapes must match exactly. The result
-is the scenario rewritten (comments dropped) with `[params] file` naming an .npz of all
-its parameters: those filled, and the rest as the scenario sets them.
+scenario, converted per the contract (model.py). A BatchNorm's running_mean and
+running_var fill the batchnorm's buffers of those names (num_batches_tracked is
+ignored), so that eval mode matches. Shapes must match exactly. The result is the
+scenario rewritten (comments dropped) with `[params] file` naming an .npz of all its
+parameters and buffers: those filled, and the rest as the scenario sets them.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ from tuinn.fmt import safe
 from tuinn.interop import model as M
 from tuinn.interop.toml_out import dump
 from tuinn.scenario.params_io import read_params, write_params
-
-BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
 
 def read_arrays(path: str) -> dict[str, np.ndarray]:
@@ -58,8 +58,14 @@ def convert(kind: str, group: dict[str, np.ndarray], where: str, path: str) -> d
         return M.recurrent(kind, hidden, [
             (get(f"weight_ih_l0{s}"), get(f"weight_hh_l0{s}"), get(f"bias_ih_l0{s}", True),
              get(f"bias_hh_l0{s}", True)) for (s,) in dirs]).params
-    if kind in ("layernorm", "batchnorm"):
+    if kind == "layernorm":
         return {"gamma": get("weight"), "beta": get("bias")}
+    if kind == "batchnorm":        # affine=False: no weight, bias; running statistics
+        mean, var = get("running_mean", True), get("running_var", True)
+        known = [v for v in (group.get("weight"), group.get("bias"), mean) if v is not None]
+        c = len(known[0] if known else get("weight"))      # none: an error naming them
+        return {"gamma": group.get("weight", np.ones(c)), "beta": group.get("bias", np.zeros(c)),
+                **M.batchnorm_buffers(mean, var, c, where, path)}
     if kind == "embedding":
         return {"W": get("weight")}
     if kind == "attention":        # in_proj = concat(Wq^T, Wk^T, Wv^T), out_proj = Wo^T
@@ -76,15 +82,23 @@ def convert(kind: str, group: dict[str, np.ndarray], where: str, path: str) -> d
                      file=path, hint="save the arrays under tuinn's names (e.g. dense1.W)")
 
 
+def _slots(layer) -> dict[str, np.ndarray]:
+    """What a file may fill of an engine layer: its parameters, then its buffers."""
+    return {**layer.params, **getattr(layer, "running", {})}
+
+
 def fill(arrays: dict, targets: list, path: str) -> tuple[dict[str, np.ndarray], list[str]]:
-    """name -> array for the parameters the file fills; notes for what it leaves."""
-    own = {f"{name}.{k}": (layer, k) for name, layer in targets for k in layer.params}
-    if all(k in own for k in arrays):
+    """name -> array for the parameters (and buffers: batchnorm's running statistics)
+    the file fills; notes for what it leaves."""
+    own = {f"{name}.{k}": (layer, k) for name, layer in targets for k in _slots(layer)}
+    if all(k in own or k.endswith(".num_batches_tracked") for k in arrays):
         out = {}
         for k, a in arrays.items():
-            layer, p = own[k]
-            _same_shape(a, layer.params[p], k, k, path)
-            out[k] = a
+            if k in own:
+                layer, p = own[k]
+                _same_shape(a, _slots(layer)[p], k, k, path)
+                out[k] = a
+        _check_buffers(out, path)
         return out, []
     groups: dict[str, dict] = {}
     for k, a in arrays.items():
@@ -92,7 +106,7 @@ def fill(arrays: dict, targets: list, path: str) -> tuple[dict[str, np.ndarray],
         parent, _, sub = prefix.rpartition(".")
         if sub == "out_proj" and parent in groups:      # nn.MultiheadAttention's own Linear
             prefix, leaf = parent, f"out_proj.{leaf}"
-        if leaf not in BUFFERS:
+        if leaf != "num_batches_tracked":
             groups.setdefault(prefix, {})[leaf] = a
     if len(groups) > len(targets):
         extra = ", ".join(safe(g or "(top)", limit=30) for g in list(groups)[len(targets):])
@@ -103,12 +117,21 @@ def fill(arrays: dict, targets: list, path: str) -> tuple[dict[str, np.ndarray],
     for (prefix, group), (name, layer) in zip(groups.items(), targets):
         where = f"module '{safe(prefix or '(top)', limit=30)}' -> {name} ({layer.type})"
         for k, a in convert(layer.type, group, where, path).items():
-            if k not in layer.params:
+            if k not in _slots(layer):
                 raise TuinnError(f"{where}: the layer has no parameter {k}", file=path)
-            _same_shape(a, layer.params[k], f"{name}.{k}", where, path)
+            _same_shape(a, _slots(layer)[k], f"{name}.{k}", where, path)
             out[f"{name}.{k}"] = np.asarray(a, dtype=np.float64)
     left = [name for name, _ in targets[len(groups):]]
     return out, [f"{', '.join(left)} keep the scenario's initial values."] if left else []
+
+
+def _check_buffers(arrays: dict, path: str) -> None:
+    """Buffers under tuinn's names: a running variance is never negative."""
+    from tuinn.scenario.files import buffer_problem
+    for k, a in arrays.items():
+        problem = buffer_problem(k, a)
+        if problem:
+            raise TuinnError(problem, file=path)
 
 
 def _same_shape(a, target, name: str, where: str, path: str) -> None:
@@ -138,6 +161,7 @@ def import_state_dict(model: str, scenario: str, out: str, data: str | None = No
     targets = [(layer.name, layer) for layer in program._all_layers() if layer.params]
     filled, notes = fill(arrays, targets, model)
     params = {name: np.array(layer.params[k]) for name, (layer, k) in program.param_layers.items()}
+    params.update(program.buffers())                # batchnorm's running statistics
     params.update(filled)
     doc = tomllib.loads(Path(base).read_text(encoding="utf-8"))
     doc.pop("params", None)
@@ -162,7 +186,7 @@ def import_state_dict(model: str, scenario: str, out: str, data: str | None = No
     doc["params"] = {"file": params_path.name}
     write_params(params_path, params, key="--out")
     header = (f"Written by `tuinn import` from {safe(os.path.basename(model), limit=60)} and "
-              f"{safe(os.path.basename(base), limit=60)}: {len(filled)} parameters filled. "
+              f"{safe(os.path.basename(base), limit=60)}: {_counted(filled, program)} filled. "
               + " ".join(notes)).replace("\n", " ")
     try:
         target.write_text(dump(doc, header), encoding="utf-8")
@@ -170,6 +194,13 @@ def import_state_dict(model: str, scenario: str, out: str, data: str | None = No
         raise TuinnError(f"cannot write the scenario: {exc.strerror}", key="--out",
                          file=out) from None
     return [str(target), str(params_path)]
+
+
+def _counted(filled: dict, program) -> str:
+    """"6 parameters" or "6 parameters and 2 buffers": what the file filled."""
+    n = sum(k in program.param_layers for k in filled)
+    b = len(filled) - n
+    return f"{n} parameters" + (f" and {b} buffers" if b else "")
 
 
 def _relative(path: str, folder: Path) -> str:

@@ -206,11 +206,17 @@ def _layer(m, kind: str, in_shape, where: str, path: str, notes: list) -> Layer:
                                                 "beta": p.get("bias", np.zeros(d))})
     if kind.startswith("BatchNorm"):
         c = m.num_features
-        note = "Its BatchNorm running statistics are not imported (tuinn's start at 0 and 1)."
-        if note not in notes:
-            notes.append(note)
+        stats = [None if v is None else v.detach().double().numpy()      # (C,) each
+                 for v in (m.running_mean, m.running_var)]
+        buffers = M.batchnorm_buffers(*stats, c, where, path)
+        if not buffers:
+            note = ("Its BatchNorm has no running statistics (track_running_stats=False): "
+                    "tuinn's start at 0 and 1.")
+            if note not in notes:
+                notes.append(note)
         return Layer(t, {"eps": float(m.eps), "momentum": float(m.momentum or 0.1)},
-                     {"gamma": p.get("weight", np.ones(c)), "beta": p.get("bias", np.zeros(c))})
+                     {"gamma": p.get("weight", np.ones(c)), "beta": p.get("bias", np.zeros(c))},
+                     buffers=buffers)
     if p:
         refuse("has parameters tuinn does not map")
     return Layer(t)

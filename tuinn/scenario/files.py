@@ -2,7 +2,8 @@
 
 Paths are relative to the scenario; a directory, a device or a missing file is an
 error at the key's line. A weights .npz or .safetensors is read and checked at load time (names of
-parameters, plain finite numbers, sizes within the memory limit); a data file's .npz
+parameters and buffers, plain finite numbers, sizes within the memory limit, a running
+variance >= 0); a data file's .npz
 headers give its number of samples for the memory estimate before anything is read.
 """
 
@@ -19,6 +20,10 @@ from tuinn.fmt import safe
 from tuinn.scenario import schema as S
 from tuinn.scenario.locate import Where
 from tuinn.scenario.npz import check_header, npz_headers
+
+#: layer type -> the buffers a parameter file or `[params]` may set (beside its
+#: parameters, S.LAYER_PARAMS), under the trace's names: "bn1.running_mean"
+LAYER_BUFFERS = {"batchnorm": ("running_mean", "running_var")}
 
 
 def resolve_file(value: str, key: str, where: Where, base: Path,
@@ -42,9 +47,9 @@ def resolve_file(value: str, key: str, where: Where, base: Path,
 
 
 def check_params_file(path: str, kinds: dict[str, str], dtype: str = "float64") -> None:
-    """The arrays of a weights .npz or .safetensors: names of parameters, plain finite
-    numbers that fit in `dtype`, sizes within the memory limit (shapes are checked
-    against the layers when they are built)."""
+    """The arrays of a weights .npz or .safetensors: names of parameters or buffers, plain
+    finite numbers that fit in `dtype`, running variances >= 0, sizes within the memory
+    limit (shapes are checked against the layers when they are built)."""
     from tuinn.scenario.params_io import read_params
     top = float(np.finfo(dtype).max)
     for name, arr in read_params(path, "params.file").items():
@@ -53,11 +58,31 @@ def check_params_file(path: str, kinds: dict[str, str], dtype: str = "float64") 
                              f"{dtype}", file=path, key="params.file",
                              hint="use smaller numbers, or dtype = \"float64\"")
         layer, _, pname = name.rpartition(".")
-        if layer not in kinds or pname not in S.LAYER_PARAMS.get(kinds[layer], ()):
-            params = [f"{la}.{p}" for la, k in kinds.items() for p in S.LAYER_PARAMS.get(k, ())]
+        if layer not in kinds or pname not in layer_names(kinds[layer]):
+            params = [f"{la}.{p}" for la, k in kinds.items() for p in layer_names(k)]
             raise TuinnError(f"no parameter named {S.show(name)}", file=path,
                              key="params.file",
                              hint=S.suggest(name, params))
+        problem = buffer_problem(name, arr)
+        if problem:
+            raise TuinnError(problem, file=path, key="params.file")
+
+
+def layer_names(kind: str) -> tuple[str, ...]:
+    """What `[params]` may set of a layer of type `kind`: its parameters ("W", "b"),
+    then its buffers ("running_mean", "running_var")."""
+    return S.LAYER_PARAMS.get(kind, ()) + LAYER_BUFFERS.get(kind, ())
+
+
+def buffer_problem(name: str, value: np.ndarray) -> str | None:
+    """What is wrong with a buffer's values (`name` "bn1.running_var"), or None: a
+    running variance must be >= 0 (finiteness is checked as for every array)."""
+    if name.rpartition(".")[2] == "running_var" and np.size(value):
+        low = float(np.min(value))
+        if low < 0:
+            return (f"{name} holds a negative value ({low:.6g}): a running variance "
+                    "must be >= 0")
+    return None
 
 
 def file_samples(path: str, shape: tuple[int, ...]) -> int:

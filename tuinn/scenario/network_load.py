@@ -2,7 +2,8 @@
 
 [model] input and layers (residual blocks nest to any depth; unnamed layers are named
 <type><n>), [data] (tuinn.scenario.data_load), [loss], [optimizer], [train], and
-[params]: values written inline or a `file`, each checked against its layer's parameters.
+[params]: values written inline or a `file`, each checked against its layer's parameters
+and buffers (batchnorm's "bn1.running_mean", "bn1.running_var").
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from tuinn.errors import TuinnError
 from tuinn.scenario import limits as L
 from tuinn.scenario import schema as S
 from tuinn.scenario.data_load import load_data
-from tuinn.scenario.files import check_params_file, resolve_file, set_by
+from tuinn.scenario.files import (buffer_problem, check_params_file, layer_names,
+                                  resolve_file, set_by)
 from tuinn.scenario.locate import Where
 from tuinn.scenario.spec import LayerSpec, LossSpec, NetworkSpec, OptimizerSpec, TrainSpec
 
@@ -123,11 +125,14 @@ def _params(table: Any, layers: list[LayerSpec], where: Where, dtype: str,
                               key)
         if layer not in kinds:
             raise where.error(f"no layer named {S.show(layer)}", key, S.suggest(layer, kinds))
-        allowed = S.LAYER_PARAMS.get(kinds[layer], ())
+        allowed = layer_names(kinds[layer])
         if pname not in allowed:
             if not allowed:
                 raise where.error(f"layer {layer!r} ({kinds[layer]}) has no parameters", key)
             raise where.error(f"{kinds[layer]} layer {layer!r} has no parameter {S.show(pname)}",
                               key, S.suggest(pname, allowed))
         params[name] = S.to_array(value, dtype, key, where)
+        problem = buffer_problem(name, params[name])
+        if problem:
+            raise where.error(problem, key)
     return params, params_file

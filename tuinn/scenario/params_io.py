@@ -9,6 +9,11 @@ before `safetensors.numpy` reads the data. No pickles in either format.
 
 `write_params(path, params)` writes them atomically (a temporary file beside the target,
 then a rename), in the arrays' own dtype, so that reading back gives them bit for bit.
+
+The same files carry a layer's buffers beside its parameters, under the trace's names
+("bn1.running_mean", "bn1.running_var": batchnorm's running statistics): they are not
+trained, but a model's eval-mode output depends on them (files.py LAYER_BUFFERS names
+them and checks their values).
 """
 
 from __future__ import annotations

@@ -122,7 +122,9 @@ def train(session, epochs: int | None = None,
 
 def save_params(prog, path: str, key: str = "--save") -> str:
     """Write the network's current parameters to an .npz or .safetensors file under the
-    contract's names ("dense1.W", W as (in, out)), in the scenario's dtype, so that
-    `[params] file` loads them back exactly; returns the path written."""
+    contract's names ("dense1.W", W as (in, out)), in the scenario's dtype, with its
+    buffers beside them ("bn1.running_mean", "bn1.running_var": eval mode needs them),
+    so that `[params] file` loads them back exactly; returns the path written."""
     from tuinn.scenario.params_io import write_params
-    return write_params(path, prog.params(), key)
+    buffers = prog.buffers() if hasattr(prog, "buffers") else {}
+    return write_params(path, {**prog.params(), **buffers}, key)
