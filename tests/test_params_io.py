@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import SCENARIOS
 from tuinn.cli import app
 from tuinn.engine.network import NetworkProgram
 from tuinn.errors import TuinnError
@@ -223,3 +224,13 @@ def test_saved_parameters_load_into_pytorch(tmp_path, suffix):
     want = prog.predict(x)
     got = net(torch.from_numpy(np.ascontiguousarray(x))).detach().numpy()
     assert np.allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_save_says_it_wrote_the_running_statistics_too(tmp_path):
+    out = tmp_path / "bn.npz"
+    code, _, stderr = cli("train", SCENARIOS / "batchnorm-deep-sigmoid.toml",
+                          "--epochs", "1", "--save", out, "--json")
+    assert code == 0, stderr
+    saved = read_params(str(out))
+    stats = [k for k in saved if k.endswith((".running_mean", ".running_var"))]
+    assert stats and f"parameters and {len(stats)} running statistics to {out}" in stderr

@@ -172,7 +172,9 @@ def _save_trained(prog, path: str, code: int) -> None:
         return
     from tuinn.engine.run.training import save_params
     save_params(prog, path)
-    typer.echo(f"saved {len(prog.param_layers)} parameters to {safe(path)}", err=True)
+    buffers = len(getattr(prog, "buffer_layers", ()))
+    extra = f" and {buffers} running statistics" if buffers else ""
+    typer.echo(f"saved {len(prog.param_layers)} parameters{extra} to {safe(path)}", err=True)
 
 
 @app.command()
