@@ -113,3 +113,26 @@ def test_run_mode_memory_stays_flat():
     tracemalloc.stop()
     c.stop()
     assert long - short < 64 * 1024, (short, long)
+
+
+def test_costly_reports_come_less_often():
+    """A report whose extras take 30 ms (a GAN's grid) comes at most every 30/0.08 ms,
+    so that reports and their drawing leave run mode most of the time."""
+    from tuinn.engine.run.controller import REPORT_SHARE, report_interval
+    assert report_interval(0.05, 0.001) == 0.05
+    assert report_interval(0.05, 0.02) == 0.02 / REPORT_SHARE
+    assert report_interval(0.05, 10.0) == 0.5
+    s = long_spiral()
+    events = []
+    c = Controller(s, events.append, rate=20.0)
+    c.report_extras = lambda session: time.sleep(0.03) or {"x": 1}
+    start = time.monotonic()
+    c.run()
+    time.sleep(1.5)
+    c.pause()
+    assert c.wait_idle(30)
+    elapsed = time.monotonic() - start
+    reports = [e for e in events if isinstance(e, Progress)]
+    assert 2 <= len(reports) <= elapsed / (0.03 / REPORT_SHARE) + 2
+    assert sum(len(r.losses) for r in reports) == s.program.iteration
+    c.stop()

@@ -32,6 +32,20 @@ class Progress:
     extras: dict = field(default_factory=dict)              # what report_extras computed
 
 
+#: a report may take this share of run mode's time at most: what the engine spends on
+#: it (the validation loss, `report_extras` such as a decision grid) is about what the
+#: screen then spends drawing it, holding the GIL the engine needs between kernels
+REPORT_SHARE = 0.08
+SLOWEST_REPORTS = 0.5         # seconds between reports, however costly they are
+
+
+def report_interval(least: float, cost: float) -> float:
+    """Seconds until the next run-mode report: `least` (the rate limit), longer when a
+    report costs `cost` seconds, so that reports never take more than REPORT_SHARE of
+    the time (a GAN's grid of discriminator outputs: ~15 ms a report)."""
+    return min(max(least, cost / REPORT_SHARE), max(least, SLOWEST_REPORTS))
+
+
 class Controller:
     def __init__(self, session: Session, on_change: Callable[[object], None], rate: float = 20.0):
         self.session = session
@@ -145,6 +159,7 @@ class Controller:
         total = prog.epochs * prog.per_epoch
         progress = Progress(prog.iteration, prog.epoch_of(prog.iteration))
         last = time.monotonic()
+        interval = self.min_interval
         self._due = None
         reason = "done"
         bps = session.breakpoints
@@ -163,7 +178,7 @@ class Controller:
                 reason = "nan"
                 break
             now = time.monotonic()
-            if now - last >= self.min_interval:
+            if now - last >= interval:
                 progress.iteration = prog.iteration
                 progress.epoch = prog.epoch_of(prog.iteration)
                 progress.val_loss = prog.validation_loss()
@@ -171,7 +186,8 @@ class Controller:
                     progress.extras = self.report_extras(session)
                 self.on_change(progress)
                 progress = Progress(prog.iteration, prog.epoch_of(prog.iteration))
-                last = now
+                last = time.monotonic()
+                interval = report_interval(self.min_interval, last - now)
             self._throttle()
         if reason == "breakpoint":
             from tuinn.engine.breakpoints import locate
