@@ -45,6 +45,12 @@ def _mix(a: RGB, b: RGB, t: float) -> RGB:
     return tuple(round(x + (y - x) * t) for x, y in zip(a, b))  # type: ignore[return-value]
 
 
+def _mix_array(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """_mix over arrays: a and b (..., 3) colours, t (...) shares; float results, whole."""
+    t = np.clip(t, 0.0, 1.0)[..., None]
+    return np.rint(a + (b - a) * t)
+
+
 def _rgb_color(rgb: RGB) -> Color:
     return Color.from_rgb(*rgb)
 
@@ -114,6 +120,27 @@ class DecisionMap:
             return _mix(_BASE, self._value_rgb(float(v), self.scale), _TINT)
         return _mix(_BASE, self._class_rgb(v), _TINT)
 
+    def _tint_grid(self) -> np.ndarray:
+        """(GH, GW, 3) int: `_tint` of every grid value at once, the same numbers (the
+        same float operations, rounded half to even as `round` does)."""
+        g = np.asarray(self.grid, dtype=np.float64)
+        finite = np.isfinite(g)
+        if self.regression:
+            t = np.where(finite, g, 0.0) / self.scale
+            target = np.where((t > 0)[..., None], np.array(CLASS_RGB[1], float),
+                              np.array(CLASS_RGB[0], float))
+            rgb = _mix_array(np.full(3, 235.0), target, np.abs(t))
+            rgb[~finite] = (200, 0, 200)
+        else:
+            ids = np.where(finite, g, 0.0)
+            big = np.abs(ids) >= 2 ** 62                # int() works; % keeps it in range
+            k = np.mod(np.trunc(np.where(big, 0.0, ids)).astype(np.int64), len(CLASS_RGB))
+            rgb = np.array(CLASS_RGB, dtype=np.float64)[k]
+            rgb[~finite] = (120, 120, 120)
+            if big.any():                               # exact for ids beyond int64 too
+                rgb[big & finite] = [self._class_rgb(v) for v in g[big & finite]]
+        return _mix_array(np.array(_BASE, float), rgb, np.full(g.shape, _TINT)).astype(np.int64)
+
     def _texture(self, v) -> str:
         if self.regression:
             v = float(v)
@@ -163,24 +190,50 @@ class DecisionMap:
         return out
 
     def _lines(self, mono: bool) -> list[Text]:
+        """One line per two grid rows ("▀": the upper row's tint over the lower's), the
+        points over them, then the footer. A run of cells of one style is one append:
+        a map redraws with every run-mode report, on the UI thread."""
         g = self.grid
         gh, gw = g.shape
         pts = self._points_by_cell()
+        tints = None if mono else self._tint_grid()           # (GH, GW, 3)
+        styles: dict[tuple, Style] = {}
+
+        def half_block(up: tuple, lo: tuple) -> Style:
+            style = styles.get((up, lo))
+            if style is None:
+                style = styles[(up, lo)] = Style(color=_rgb_color(up), bgcolor=_rgb_color(lo))
+            return style
+
         lines = []
         for row in range((gh + 1) // 2):
             up, lo = g[2 * row], g[min(2 * row + 1, gh - 1)]
+            if tints is not None:
+                t_up = list(map(tuple, tints[2 * row].tolist()))
+                t_lo = list(map(tuple, tints[min(2 * row + 1, gh - 1)].tolist()))
             line = Text()
+            run, run_style = 0, None
             for c in range(gw):
-                if (row, c) in pts:
-                    glyph, rgb, grow = pts[(row, c)]
-                    under = self._tint(g[grow, c])
-                    style = Style(color=_rgb_color(rgb), bgcolor=_rgb_color(under), bold=True)
-                    line.append(glyph, style)
-                elif mono:
-                    line.append(self._texture(up[c]))
-                else:
-                    line.append("▀", Style(color=_rgb_color(self._tint(up[c])),
-                                           bgcolor=_rgb_color(self._tint(lo[c]))))
+                if (row, c) in pts or mono:
+                    if run:
+                        line.append("▀" * run, run_style)
+                        run = 0
+                    if (row, c) in pts:
+                        glyph, rgb, grow = pts[(row, c)]
+                        under = (tuple(tints[grow, c].tolist()) if tints is not None
+                                 else self._tint(g[grow, c]))
+                        line.append(glyph, Style(color=_rgb_color(rgb),
+                                                 bgcolor=_rgb_color(under), bold=True))
+                    else:
+                        line.append(self._texture(up[c]))
+                    continue
+                style = half_block(t_up[c], t_lo[c])
+                if run and style is not run_style:
+                    line.append("▀" * run, run_style)
+                    run = 0
+                run, run_style = run + 1, style
+            if run:
+                line.append("▀" * run, run_style)
             lines.append(line)
         lines.append(self._footer())
         return lines
