@@ -427,6 +427,13 @@ def test_the_presenter_shows_the_push_after_the_generator_backward_step():
     assert dict(f.rows)["g_loss"] != "?"
     np.testing.assert_allclose(f.grid[0, 0], prog.discriminate(
         np.array([[pres.extent[0], pres.extent[3]]]))[0])
+    assert dict(start.rows)["d_loss"] == "?"              # nothing run yet
+    for _ in range(3):                                    # run mode: no step on the tape
+        prog.train_iteration()
+    session.sync()
+    rows = dict(pres.frame(session, (8, 16)).rows)
+    assert rows["d_loss"].endswith("(it 2)") and rows["g_loss"].startswith(
+        f"{float(prog.g_losses[2]):.4g}"[:4])
 
 
 def test_a_data_shape_that_does_not_fit_the_discriminator_names_its_input():

@@ -89,9 +89,12 @@ class GanPresenter:
         d_view, g_view = prog.losses.view(), prog.g_losses.view()
         step = s.current
         rows = [("iteration", str(it)), ("epoch", str(prog.epoch_of(it)))]
-        for key in ("d_loss", "g_loss"):
+        for key, series in (("d_loss", prog.losses), ("g_loss", prog.g_losses)):
             v = tape.extra.get(key)
-            rows.append((key, "?" if v is None else fmt.num(float(v), 4)))
+            if v is None and 0 < it <= len(series):     # not this iteration's yet: the last
+                rows.append((key, f"{fmt.num(float(series[it - 1]), 4)} (it {it - 1})"))
+            else:
+                rows.append((key, "?" if v is None else fmt.num(float(v), 4)))
         rows.append(("spread", fmt.num(spread(fake, prog.x), 3)))
         p_fake = prog.discriminate(fake)
         p_real = prog.discriminate(self.real)
