@@ -14,6 +14,7 @@ Two parts, both of fixed size however long training runs:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,45 @@ class LossSeries:
         ring[self._n % ring.size] = loss
         self._add(0, self._n, loss)
         self._n += 1
+
+    def extend(self, losses: np.ndarray) -> None:
+        """append() of each of `losses` in turn, leaving exactly the same ring and
+        buckets, with the work per bucket rather than per loss (`tuinn train`'s bulk
+        iterations, tuinn/engine/run/bulk.py)."""
+        values = np.asarray(losses, dtype=np.float64).reshape(-1)
+        while values.size:
+            end = self.size * self.width                # the first iteration past the buckets
+            if self._n >= end:
+                self._merge()                           # as _add does, before that iteration
+                continue
+            ring = self._ring
+            if self._n == ring.size < self.keep:        # grow in place, as append does
+                ring = self._ring = np.concatenate(
+                    [ring, np.full(min(ring.size, self.keep - ring.size), np.nan)])
+            pos = self._n % ring.size
+            k = min(values.size, ring.size - pos, end - self._n)
+            ring[pos:pos + k] = values[:k]
+            self._add_many(self._n, values[:k].tolist())
+            self._n += k
+            values = values[k:]
+
+    def _add_many(self, first: int, values: list) -> None:
+        """_add(0, first + i, values[i]) for each i (all inside the current buckets)."""
+        st, cnt, w = self._stats[0], self._count[0], self.width
+        finite = all(map(math.isfinite, values))
+        for j in range(first // w, (first + len(values) - 1) // w + 1):
+            seg = values[max(0, j * w - first):(j + 1) * w - first]
+            if not finite:
+                seg = [v for v in seg if math.isfinite(v)]
+                if not seg:
+                    continue
+            st[0, j] = min(float(st[0, j]), min(seg))
+            st[1, j] = max(float(st[1, j]), max(seg))
+            total = float(st[2, j])
+            for v in seg:                               # one by one: the same rounding
+                total += v
+            st[2, j] = total
+            cnt[j] += len(seg)
 
     def record(self, iteration: int, loss: float) -> None:
         """The loss of `iteration`: the next one is appended, a kept one overwritten (an

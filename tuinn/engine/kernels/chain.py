@@ -1,5 +1,7 @@
 """Provides the fused kernels of run mode's fast path: the batch, forward, loss and
-backward of a chain of dense and elementwise layers (and a plain SGD update) in one call.
+backward of a chain of dense and elementwise layers (and a plain SGD update) in one call;
+and `tuinn train`'s epoch kernels: many such iterations, each with its optimizer step,
+loss, accuracy count and finite check, in one call (tuinn/engine/run/bulk.py).
 
 They call the very kernels the layers and the optimizer call (dense, activation, loss,
 optim), on the same kinds of arrays and in the same order, so every value is the one
@@ -13,24 +15,34 @@ kind, fan in, fan out, offsets of W and b (in w and g), of y and mask (in a) and
 (in a). Numba's cache does not see edits of called kernels in other modules, so the
 kernels are made by a factory that closes over a digest of those modules' source:
 editing one changes the cache key and recompiles these.
+
+The epoch kernels (epoch_classes, epoch_values) call chain_classes/chain_values with no
+update, then optimizer_step_finite: the very kernels Optimizer.step_packed calls (for
+SGD, sgd_step's arithmetic with the finite check of every updated parameter in the
+same pass), so an epoch in one call is bit for bit the iterations one by one
+(tests/test_bulk.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 
 from tuinn.engine.jit import kernel
 from tuinn.engine.kernels import activation as _act
 from tuinn.engine.kernels import dense as _dense
 from tuinn.engine.kernels import loss as _loss
+from tuinn.engine.kernels import metrics as _metrics
 from tuinn.engine.kernels import optim as _optim
 from tuinn.engine.kernels.activation import (leaky_relu_forward, relu_backward, relu_forward,
                                              sigmoid_backward, sigmoid_forward, tanh_backward,
                                              tanh_forward)
 from tuinn.engine.kernels.dense import dense_backward, dense_backward_params, dense_forward
 from tuinn.engine.kernels.loss import bce_logits, hinge, mse, softmax_ce
-from tuinn.engine.kernels.optim import sgd_step
+from tuinn.engine.kernels.metrics import count_correct_binary, count_correct_classes
+from tuinn.engine.kernels.optim import (adam_step_packed, all_finite, momentum_step,
+                                        rmsprop_step, sgd_step)
 
 DENSE, RELU, LEAKY_RELU, SIGMOID, TANH = 0, 1, 2, 3, 4
 KINDS = {"dense": DENSE, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID,
@@ -42,7 +54,7 @@ COLUMNS = ("kind", "fan_in", "fan_out", "w", "b", "y", "mask", "dx")
 
 def _digest() -> str:
     h = hashlib.sha256()
-    for mod in (_act, _dense, _loss, _optim):
+    for mod in (_act, _dense, _loss, _metrics, _optim):
         with open(os.path.abspath(mod.__file__), "rb") as f:
             h.update(f.read())
     return h.hexdigest()
@@ -178,3 +190,118 @@ def _make(digest: str):
 
 
 chain_classes, chain_values = _make(_digest_)
+
+
+@kernel
+def sgd_step_finite(w, g, lr):
+    """sgd_step (w -= lr * g, the same arithmetic) and all_finite of the result in the
+    same pass: True when every updated parameter is finite. w, g flat (P,)."""
+    ok = True
+    for i in range(w.size):
+        w[i] -= lr * g[i]
+        ok &= abs(w[i]) < math.inf                   # False for NaN and for +-inf
+    return ok
+
+
+SGD, MOMENTUM, RMSPROP, ADAM = 0, 1, 2, 3
+OPTIMIZERS = {"sgd": SGD, "momentum": MOMENTUM, "rmsprop": RMSPROP, "adam": ADAM}
+HYPER = ("lr", "momentum", "alpha", "beta1", "beta2", "eps")    # the order of `hyper`
+
+
+@kernel
+def optimizer_step_finite(opt, hyper, w, g, v, m, ts, bounds):
+    """One step of the packed parameters w (P,) from g, as Optimizer.step_packed makes
+    it (the same kernels), then True when every updated parameter is finite. `opt` is
+    SGD..ADAM, `hyper` holds HYPER; v, m (P,) the packed state (momentum, rmsprop: v;
+    adam: m, v, its step counts ts and segment bounds), unused ones empty."""
+    if opt == SGD:
+        return sgd_step_finite(w, g, hyper[0])
+    if opt == MOMENTUM:
+        momentum_step(w, g, v, hyper[0], hyper[1])
+    elif opt == RMSPROP:
+        rmsprop_step(w, g, v, hyper[0], hyper[2], hyper[5])
+    else:
+        adam_step_packed(w, g, m, v, hyper[0], hyper[3], hyper[4], hyper[5], ts, bounds)
+    return all_finite(w)
+
+
+@kernel
+def keep_start(k, w, v, m, ts, snaps, snap_v, snap_m, snap_t):
+    """Copy the parameters and the optimizer state into row k of the snapshots (each
+    (2, size), or (2, 0) when not kept)."""
+    if snaps.shape[1] == w.size:
+        snaps[k, :] = w
+    if snap_v.shape[1] == v.size:
+        snap_v[k, :] = v
+    if snap_m.shape[1] == m.size:
+        snap_m[k, :] = m
+    if snap_t.shape[1] == ts.size:
+        snap_t[k, :] = ts
+
+
+def _make_epoch(digest: str):
+    # `tuinn train`'s bulk path (tuinn/engine/run/bulk.py): many iterations in one call
+    @kernel
+    def epoch_classes(X, Y, order, start, x, target, w, g, a, table, slopes, loss_kind,
+                      margin, probs, dout, bad, opt, hyper, v, m, ts, bounds, losses,
+                      snaps, snap_v, snap_m, snap_t, correct):
+        """losses.size iterations of chain_classes and the optimizer's step
+        (optimizer_step_finite): iteration b's batch is the rows order[start + b N :
+        start + (b + 1) N]; losses[b] its loss, correct[0] += its correct predictions
+        (count_correct_classes of its output, before the update). keep_start copies the
+        parameters and state at the start of the last two iterations into rows 0 and 1
+        of the snapshots. Returns the iterations done; fewer than losses.size when
+        iteration b (returned) has a bad label, a NaN/Inf loss or leaves a parameter
+        NaN/Inf (then its loss and update may be done, its count not)."""
+        digest
+        n = x.shape[0]
+        count = losses.size
+        last = table.shape[0] - 1
+        yo, fo = table[last, 5], table[last, 2]
+        out = a[yo:yo + n * fo].reshape(n, fo)               # (N, C) the batch's scores
+        for b in range(count):
+            if b >= count - 2:
+                keep_start(b - count + 2, w, v, m, ts, snaps, snap_v, snap_m, snap_t)
+            lo = start + b * n
+            value = chain_classes(X, Y, order[lo:lo + n], x, target, w, g, a, table, slopes,
+                                  loss_kind, margin, probs, dout, bad, False, 0.0)
+            losses[b] = value
+            if bad[0] >= 0 or not abs(value) < math.inf:
+                return b
+            correct[0] += count_correct_classes(out, target)
+            if not optimizer_step_finite(opt, hyper, w, g, v, m, ts, bounds):
+                return b
+        return count
+
+    @kernel
+    def epoch_values(X, Y, order, start, x, target, w, g, a, table, slopes, loss_kind,
+                     dout, opt, hyper, v, m, ts, bounds, losses, snaps, snap_v, snap_m,
+                     snap_t, correct):
+        """epoch_classes for chain_values (mse, bce: targets shaped like the output); bce
+        counts count_correct_binary, mse nothing."""
+        digest
+        n = x.shape[0]
+        count = losses.size
+        last = table.shape[0] - 1
+        yo, fo = table[last, 5], table[last, 2]
+        out = a[yo:yo + n * fo]                              # (N * O,) the batch's output
+        flat = target.reshape(target.size)                   # (N * O,)
+        for b in range(count):
+            if b >= count - 2:
+                keep_start(b - count + 2, w, v, m, ts, snaps, snap_v, snap_m, snap_t)
+            lo = start + b * n
+            value = chain_values(X, Y, order[lo:lo + n], x, target, w, g, a, table, slopes,
+                                 loss_kind, dout, False, 0.0)
+            losses[b] = value
+            if not abs(value) < math.inf:
+                return b
+            if loss_kind == BCE:
+                correct[0] += count_correct_binary(out, flat)
+            if not optimizer_step_finite(opt, hyper, w, g, v, m, ts, bounds):
+                return b
+        return count
+
+    return epoch_classes, epoch_values
+
+
+epoch_classes, epoch_values = _make_epoch(_digest_)

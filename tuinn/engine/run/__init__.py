@@ -8,9 +8,12 @@
   layers (kernels/chain.py).
 - fusedstack.py: FusedStack, conv -> relu -> maxpool as one kernel each way
   (kernels/fused.py).
+- bulk.py: run_chunk, `tuinn train`'s iterations of a chain with plain SGD many to one
+  kernel call (kernels/chain.py's epoch kernels), the program brought up to date after.
 - packed.py: PackedParams, every parameter and gradient in two flat buffers (one
   optimizer call, one copy per snapshot).
 - training.py: train, `tuinn train`'s epochs with running metrics and validation.
+- gan_training.py: train_gan, `tuinn train`'s epochs of a gan (D and G losses).
 
 Every fused path is checked against the step-by-step path (tests/test_fastpath.py,
 tests/test_fused.py).

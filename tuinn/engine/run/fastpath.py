@@ -7,7 +7,8 @@ update) as one kernel call (tuinn/engine/kernels/chain.py) that calls the layers
 kernels in the layers' order, on the packed parameters and on buffers of its own, then
 points the layers' and the loss's caches at those buffers, so everything a view reads
 afterwards is what the layer-by-layer path leaves there. One plan per batch size; any
-other network takes the plain path.
+other network takes the plain path. `tuinn train` runs a plan's epoch kernel instead:
+many iterations in one call (tuinn/engine/run/bulk.py), then `bind` as after one.
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ class ChainPlan:
                      (self.x, self.target, self.w, self.g, self.a, self.table, self.slopes,
                       self.loss_kind, self.dout))
         self.kernel = K.chain_classes if self.classes else K.chain_values
+        # many iterations, each with its optimizer step, in one call (`tuinn train`, bulk.py)
+        self.epoch_kernel = K.epoch_classes if self.classes else K.epoch_values
         # what each layer's forward leaves in its cache, as (cache, key, array)
         self.bindings = []
         self.out = view(table[-1][5], out)                   # (N, O) the batch's output
@@ -140,11 +143,16 @@ class ChainPlan:
         """Forward, loss and backward of the batch X[rows], Y[rows]: fills the packed
         gradients and returns the batch-mean loss (no L2), as Loss.forward does. With
         `sgd_lr`, also the SGD update of the packed parameters (w -= lr g)."""
-        loss = self.loss
         if sgd_lr is None:
             value = self.kernel(X, Y, rows, *self.args, False, 0.0)
         else:
             value = self.kernel(X, Y, rows, *self.args, True, float(sgd_lr))
+        return self.bind(value)
+
+    def bind(self, value: float) -> float:
+        """Point the layers' and the loss's caches at this plan's buffers, as the last
+        batch run left them, with `value` its loss; returns it as a float."""
+        loss = self.loss
         for cache, key, array in self.bindings:
             cache[key] = array
         if self.loss_kind == K.SOFTMAX_CE:

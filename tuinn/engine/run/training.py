@@ -4,6 +4,11 @@ Each epoch's training loss and accuracy come from the batches as they were train
 running mean, as Keras reports them: every batch's loss and predictions at its forward
 pass, before that batch's update), never from another pass over the training set; the
 validation loss and accuracy come from one eval-mode pass over the held-out split.
+
+A chain of dense and elementwise layers without L2 or frozen layers trains an epoch's
+batches in one kernel call (tuinn/engine/run/bulk.py), bit for bit the iterations one
+by one; anything else, an `on_iteration` callback, or a history kept longer than one
+iteration (`keep_history`), goes iteration by iteration.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 from tuinn.engine.history import History
 from tuinn.engine.kernels import metrics as M
 from tuinn.engine.losses import Loss
+from tuinn.engine.run.bulk import bulk_supported, run_chunk
 
 
 @dataclass
@@ -99,10 +105,22 @@ def train(session, epochs: int | None = None,
     start = time.perf_counter()
     loss_fn = prog.loss
     counts = loss_fn.is_classification or loss_fn.type == "bce"
+    bulk = on_iteration is None and bulk_supported(prog)
     for epoch in range(epochs):
         total = 0.0                  # memory stays flat: the program keeps the losses,
         correct = seen = 0           # bounded (tuinn/engine/lossseries.py)
-        for _ in range(prog.per_epoch):
+        left = prog.per_epoch
+        while left:
+            chunk = run_chunk(prog, left) if bulk else None
+            if chunk is not None:    # iterations in one kernel call (tuinn/engine/run/bulk.py)
+                for loss in chunk.losses.tolist():
+                    total += loss
+                correct += chunk.correct
+                seen += chunk.seen
+                left -= chunk.losses.size
+                if not (left and chunk.stopped):
+                    continue         # else the next one makes a NaN: one by one, below
+            left -= 1
             loss = prog.train_iteration()
             total += loss
             if on_iteration:
