@@ -8,7 +8,6 @@ is the fast path for run mode: the same arithmetic with no per-step recording.
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ from tuinn.engine.layers.embed import check_data_ids
 from tuinn.engine.losses import Loss, l2_penalty
 from tuinn.engine.lossseries import KEEP, LossSeries
 from tuinn.engine.optim import Optimizer
+from tuinn.engine.params_given import set_given_params
 from tuinn.engine.run.packed import PackedParams
 from tuinn.engine.program import Step
 from tuinn.engine.tape import Tape
@@ -98,7 +98,7 @@ class NetworkProgram(Freezing, Evaluation):
                 self.param_layers[f"{layer.name}.{key}"] = (layer, key)
             for key in getattr(layer, "running", {}):
                 self.buffer_layers[f"{layer.name}.{key}"] = (layer, key)
-        self._set_params(net)
+        set_given_params(self, net)
         # run mode's fast path: parameters and gradients packed in two flat buffers
         self.packed = (PackedParams(self.param_layers, self.dtype)
                        if PackedParams.packable(self.param_layers, self.dtype) else None)
@@ -144,37 +144,6 @@ class NetworkProgram(Freezing, Evaluation):
     def _all_layers(self) -> list[Layer]:
         """Every layer, those inside residual blocks included."""
         return self._all(self.layers)
-
-    def _set_params(self, net) -> None:
-        """[params]: inline values, then the file's; each a parameter or a buffer
-        (batchnorm's running statistics) of its exact shape, reported where it was set."""
-        given = {k: (v, None) for k, v in net.params.items()}
-        if net.params_file:
-            from tuinn.scenario.params_io import read_params
-            for k, v in read_params(net.params_file).items():
-                given.setdefault(k, (v, net.params_file))
-        names = {**self.param_layers, **self.buffer_layers}
-        line = self.spec.lines.get("params.file")
-        for key, (value, source) in given.items():
-            where = (dict(file=source, key="params.file", hint=line and
-                          f"params.file is set on line {line} of the scenario") if source
-                     else dict(file=self.file, line=self.spec.lines.get(f"params.{key}"),
-                               key=f"params.{key}"))
-            if key not in names:
-                close = difflib.get_close_matches(key, list(names), n=1)
-                where["hint"] = (f"did you mean {close[0]!r}?" if close else
-                                 "parameters: " + ", ".join(names))
-                raise TuinnError(f"no parameter named {key!r}", **where)
-            layer, k = names[key]
-            target = layer.params[k] if key in self.param_layers else layer.running[k]
-            value = np.asarray(value, dtype=self.dtype)
-            if value.shape != target.shape:
-                raise TuinnError(f"{key} has shape {value.shape}, expected {target.shape}",
-                                 **where)
-            from tuinn.scenario.files import buffer_problem
-            if key in self.buffer_layers and buffer_problem(key, value):
-                raise TuinnError(buffer_problem(key, value), **where)
-            target[...] = value
 
     def _make_steps(self) -> list[Step]:
         steps: list[Step] = []
