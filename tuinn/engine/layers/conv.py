@@ -53,6 +53,15 @@ def _output_size(layer: Layer, axis: str, size: int, k: int, p: int, s: int) -> 
     return out
 
 
+def settle_cache(layer: Layer) -> None:
+    """Make the entries run mode's lean conv -> relu -> maxpool group left pending in
+    the layer's cache (tuinn/engine/run/lazygroup.py) before its own pass overwrites
+    what they are made from."""
+    if layer.cache.__class__ is not dict:
+        from tuinn.engine.run.lazygroup import settle_cache as settle
+        settle(layer)
+
+
 def _check_input(layer: Layer, x: np.ndarray) -> np.ndarray:
     if x.dtype != layer.dtype or not x.flags.c_contiguous:
         x = np.ascontiguousarray(x, dtype=layer.dtype)
@@ -62,10 +71,12 @@ def _check_input(layer: Layer, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _check_grad(layer: Layer, dy: np.ndarray) -> np.ndarray:
+def _check_grad(layer: Layer, dy: np.ndarray, n: int | None = None) -> np.ndarray:
+    """dy as the layer's dtype, C-contiguous, of its output's shape for n samples (the
+    cached input's batch by default)."""
     if dy.dtype != layer.dtype or not dy.flags.c_contiguous:
         dy = np.ascontiguousarray(dy, dtype=layer.dtype)
-    want = (layer.cache["x"].shape[0],) + tuple(layer.out_shape)
+    want = (layer.cache["x"].shape[0] if n is None else n,) + tuple(layer.out_shape)
     if dy.shape != want:
         raise ValueError(f"{layer.name}: dy {dy.shape} does not fit the output {want}")
     return dy
@@ -120,6 +131,7 @@ class Conv2D(Layer):
         return f"dense over the same input: {dense:,} params (sharing saves {saved}%)"
 
     def forward(self, x: np.ndarray, train: bool, rng: np.random.Generator) -> np.ndarray:
+        settle_cache(self)
         x = _check_input(self, x)                                           # (N, C, H, W)
         y = conv2d_forward(x, self.params["W"], self.params["b"], self.stride, self.padding,
                            self._ws)                                        # (N, F, OH, OW)
@@ -128,6 +140,7 @@ class Conv2D(Layer):
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        settle_cache(self)
         dy = _check_grad(self, dy)                                          # (N, F, OH, OW)
         W = self.params["W"]
         if self.grads["W"].shape != W.shape or not self.grads["W"].flags.c_contiguous:
@@ -168,6 +181,7 @@ class MaxPool(_Pool):
     type: ClassVar[str] = "maxpool"
 
     def forward(self, x: np.ndarray, train: bool, rng: np.random.Generator) -> np.ndarray:
+        settle_cache(self)
         x = _check_input(self, x)                                           # (N, C, H, W)
         y, argmax = PK.maxpool_forward(x, self.size, self.stride, self._ws)  # (N, C, OH, OW)
         self.cache["x"] = x
@@ -176,6 +190,7 @@ class MaxPool(_Pool):
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        settle_cache(self)
         dy = _check_grad(self, dy)
         dx = PK.maxpool_backward(dy, self.cache["argmax"], self.cache["x"].shape, self._ws)
         self.cache["dy"] = dy

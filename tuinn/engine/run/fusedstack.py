@@ -3,11 +3,16 @@
 Where a network has relu followed by maxpool on (N, C, H, W) batches, optionally after
 a conv2d, run mode calls one kernel for the group (tuinn/engine/kernels/fused.py) in
 place of the two or three layer calls, each in its own pass over the batch, and on the
-way back one kernel for maxpool's, relu's (and the conv2d's) backward. The kernels fill the layers'
-own buffers (the same Workspace and `buffer` arrays the layers' forward and backward
-use) and the stack sets each layer's cache as its forward/backward would, so a view,
-the debugger and the next iteration see exactly what the layer-by-layer path leaves,
-bit for bit (tests/test_fused.py). Every other layer runs as it always does.
+way back one kernel for maxpool's, relu's (and the conv2d's) backward. relu -> maxpool
+fills the layers' own buffers (the same Workspace and `buffer` arrays the layers'
+forward and backward use) and sets each layer's cache as its forward/backward would.
+conv2d -> relu -> maxpool runs the lean kernels: sample by sample, the batch-sized
+intermediates in one sample's scratch, the pool's output and winners and the
+gradients in the layers' arrays, and the caches nobody in run mode reads made when
+read (tuinn/engine/run/lazygroup.py); a first conv2d's dx is not computed. Either way
+a view, the debugger and the next iteration see exactly what the layer-by-layer path
+leaves, bit for bit (tests/test_fused.py, tests/test_conv_lean.py). Every other layer
+runs as it always does.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from tuinn.engine.kernels import fused as K
-from tuinn.engine.kernels.conv import _crop_into, _pad_into
+from tuinn.engine.kernels.conv import _crop_into
 from tuinn.engine.layers.conv import _check_grad, _check_input
+from tuinn.engine.run.lazygroup import GroupRecord, lazy_cache
 
 RELU_POOL, CONV_RELU_POOL = 2, 3            # a group's kind is its number of layers
 
@@ -92,31 +98,57 @@ def relu_pool(relu, pool, x: np.ndarray) -> np.ndarray:
     return yp
 
 
+#: the lean kernels keep a batch's columns from forward to backward up to this size
+#: (bytes); above it they make a sample's again in the backward (W4's 1.8 MB: 40 us
+#: against more to write out to memory and read back; a small batch's cost less kept)
+KEEP_COLS = 512 * 1024
+
+
+def _lean_scratch(conv, pool, N: int, dtype) -> tuple:
+    """The lean kernels' arrays for a batch of N: one sample's padded input, the batch's
+    columns (up to KEEP_COLS; else one sample's), five (F, OH, OW) planes, conv2d's
+    backward dW and column scratch and a dummy dx (the conv's Workspace), the pool's
+    output and winners (the pool's, as its forward fills them); looked up once per
+    shape."""
+    key = (N, dtype)
+    kept = conv.__dict__.get("_lean")
+    if kept is not None and kept[0] == key and kept[1][-2] is pool._ws.get(
+            "y", (N,) + tuple(pool.out_shape), dtype):
+        return kept[1]
+    C, H, W = conv.in_shape
+    F, OH, OW = conv.out_shape
+    k, p, ws = conv.kernel, conv.padding, conv._ws
+    shape = (N,) + tuple(pool.out_shape)
+    arrays = (ws.get("lean_xp", (C, H + 2 * p, W + 2 * p), dtype),   # zero border
+              ws.get("lean_cols", (N if N * C * k * k * OH * OW * np.dtype(dtype).itemsize
+                                   <= KEEP_COLS else 1, C * k * k, OH * OW), dtype),
+              *(ws.get(name, (F, OH, OW), dtype)
+                for name in ("lean_y", "lean_r", "lean_m", "lean_dp", "lean_dr")),
+              ws.get("dw_tmp", (F, C * k * k), dtype), ws.get("dcols", (C * k * k, OH * OW), dtype),
+              ws.get("dx_none", (1, 1, 1, 1), dtype),
+              pool._ws.get("y", shape, dtype), pool._ws.get("argmax", shape, np.int64))
+    conv._lean = (key, arrays)
+    return arrays
+
+
 def conv_relu_pool(conv, relu, pool, x: np.ndarray) -> np.ndarray:
-    """conv.forward, relu.forward, pool.forward as one kernel (conv2d_forward's buffers)."""
+    """conv.forward, relu.forward, pool.forward as one kernel, the lean one: one sample
+    of the convolution's output, relu's output and mask at a time, their caches made on
+    demand (tuinn/engine/run/lazygroup.py)."""
     x = _check_input(conv, x)                                           # (N, C, H, W)
-    w, b, p, ws = conv.params["W"], conv.params["b"], conv.padding, conv._ws
+    w, b = conv.params["W"], conv.params["b"]
     if not (w.flags.c_contiguous and b.flags.c_contiguous):
         w, b = np.ascontiguousarray(w), np.ascontiguousarray(b)
-    N, C, H, W = x.shape
-    F, _, k, _ = w.shape
-    _, OH, OW = conv.out_shape
-    dtype = w.dtype
-    if p:
-        xp = ws.get("xp", (N, C, H + 2 * p, W + 2 * p), dtype)
-        _pad_into(x, p, xp)
-    else:
-        xp = x
-    cols = ws.get("cols", (N, C * k * k, OH * OW), dtype)
-    yc = ws.get("y", (N, F, OH, OW), dtype)
-    y, mask = relu.buffer("y", yc.shape), relu.buffer("mask", yc.shape)
-    shape = (N,) + tuple(pool.out_shape)
-    yp, argmax = pool._ws.get("y", shape, dtype), pool._ws.get("argmax", shape, np.int64)
-    K.conv_relu_maxpool_forward(xp, w, b, conv.stride, cols, yc, pool.size, pool.stride,
-                                y, mask, yp, argmax)
-    conv.cache["x"] = x
-    conv.cache["y"] = yc
-    _bind(relu, pool, y, mask, yp, argmax)
+    xpn, colsn, ycn, yn, mn, *_, yp, argmax = _lean_scratch(conv, pool, x.shape[0], w.dtype)
+    K.conv_relu_maxpool_lean(x, conv.padding, w, b, conv.stride, xpn, colsn, ycn, yn, mn,
+                             pool.size, pool.stride, yp, argmax)
+    lazy_cache(conv)["x"] = x
+    pool_cache = lazy_cache(pool)
+    pool_cache["y"] = yp
+    pool_cache["argmax"] = argmax
+    record = GroupRecord(conv, relu, pool, x, w, b, argmax)
+    record.put_forward()
+    conv._lazy_record = relu._lazy_record = pool._lazy_record = record
     return yp
 
 
@@ -140,42 +172,38 @@ def pool_relu_backward(pool, relu, dy: np.ndarray) -> np.ndarray:
     return dxr
 
 
-def pool_relu_conv_backward(pool, relu, conv, dy: np.ndarray) -> np.ndarray | None:
-    """pool.backward, relu.backward, conv.backward as one kernel (conv2d_backward's
-    buffers and checks); returns conv's dx (None when conv.need_dx is off)."""
-    dy = _check_grad(pool, dy)
-    mask = relu.cache["mask"]
-    dtype = mask.dtype
-    dxp = pool._ws.get("dx", mask.shape, dtype)
-    dxr = relu.buffer("dx", mask.shape)
+def pool_relu_conv_backward(pool, relu, conv, dy: np.ndarray,
+                            first: bool = False) -> np.ndarray | None:
+    """pool.backward, relu.backward, conv.backward as one kernel after conv_relu_pool
+    (conv2d_backward's checks; the lean kernel, the caches made on demand); returns
+    conv's dx, None when conv.need_dx is off or the conv is the network's `first`
+    layer (run mode reads no dx there: its cache entry is made on demand)."""
+    record = conv._lazy_record
+    x = record.x
+    dy = _check_grad(pool, dy, x.shape[0])              # not pool.cache["x"]: pending
+    dtype = conv.dtype
     W = conv.params["W"]
     if conv.grads["W"].shape != W.shape or not conv.grads["W"].flags.c_contiguous:
         conv.grads["W"] = np.zeros_like(W, order="C")
-    w, dw, db = np.ascontiguousarray(W), conv.grads["W"], conv.grads["b"]
+    w, dw, db = record.w, conv.grads["W"], conv.grads["b"]           # W as in forward
     if not (dw.dtype == dtype and db.dtype == dtype):
         raise ValueError("conv2d backward: dW/db must be arrays of the weights' dtype")
-    N, C, H, Wd = conv.cache["x"].shape
-    F, _, k, _ = w.shape
-    _, OH, OW = conv.out_shape
+    N, C, H, Wd = x.shape
     p, ws = conv.padding, conv._ws
-    cols = ws.get("cols", (N, C * k * k, OH * OW), dtype)
-    dw_tmp = ws.get("dw_tmp", (F, C * k * k), dtype)
-    dcols = ws.get("dcols", (C * k * k, OH * OW), dtype)
-    argmax = pool.cache["argmax"]
+    (xpn, colsn, _, _, _, dxpn, dxrn, dw_tmp, dcols, dxpad, yp,
+     argmax) = _lean_scratch(conv, pool, N, dtype)
+    need_dx = conv.need_dx and not first
     dx = None
-    if not conv.need_dx:
-        dummy = ws.get("dx_none", (1, 1, 1, 1), dtype)
-        K.maxpool_relu_conv_backward(dy, argmax, mask, dxp, dxr, w, cols, conv.stride, False,
-                                     dw, db, dw_tmp, dcols, dummy)
-    else:
+    if need_dx:
         dx = ws.get("dx", (N, C, H, Wd), dtype)
         dxpad = ws.get("dxp", (N, C, H + 2 * p, Wd + 2 * p), dtype) if p else dx
-        K.maxpool_relu_conv_backward(dy, argmax, mask, dxp, dxr, w, cols, conv.stride, True,
-                                     dw, db, dw_tmp, dcols, dxpad)
+    K.maxpool_relu_conv_backward_lean(dy, argmax, yp, pool.size, pool.stride, x, p, w,
+                                      conv.stride, need_dx, dw, db, dw_tmp, dcols, xpn, colsn,
+                                      dxpn, dxrn, dxpad)
+    if need_dx:
         if p:
             _crop_into(dxpad, p, dx)
         conv.cache["dx"] = dx
     pool.cache["dy"] = dy
-    pool.cache["dx"] = dxp
-    conv.cache["dy"] = dxr
+    record.put_backward(dy, dx_lazy=conv.need_dx and first)
     return dx

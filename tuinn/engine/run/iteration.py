@@ -100,8 +100,9 @@ def layer_by_layer(prog, it: int, xb: np.ndarray, yb: np.ndarray) -> float:
         elif group == RELU_POOL:
             d = pool_relu_backward(layer, prog.layers[i - 1], d)
             done = i - 1
-        elif group:
-            d = pool_relu_conv_backward(layer, prog.layers[i - 1], prog.layers[i - 2], d)
+        elif group:                            # a first conv2d: its dx made on demand
+            d = pool_relu_conv_backward(layer, prog.layers[i - 1], prog.layers[i - 2], d,
+                                        first=i == 2)
             done = i - 2
         elif layer is first and first.need_dx:
             first.need_dx = False
