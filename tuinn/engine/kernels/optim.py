@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from tuinn.engine.jit import kernel
 
 
@@ -41,17 +43,28 @@ def rmsprop_step(w, g, v, lr, alpha, eps):
 
 @kernel
 def adam_step(w, g, m, v, lr, beta1, beta2, eps, t):
-    """Adam step number t (from 1): bias-corrected moments, w -= lr m_hat / (sqrt(v_hat) + eps)."""
-    c1 = 1.0 - beta1 ** t
-    c2 = 1.0 - beta2 ** t
+    """Adam step number t (from 1): bias-corrected moments, w -= lr m_hat / (sqrt(v_hat) + eps).
+
+    The arithmetic runs in the parameters' dtype: the scalars (and the bias corrections,
+    computed in float64) are rounded to it first, so float32 parameters are stepped in
+    float32 throughout (no conversions per element; twice the lanes), as PyTorch does;
+    float64's arithmetic is as it was. np.sqrt, not math.sqrt: uncompiled (a NumPy
+    float32 scalar) it stays float32 as well. beta ** float(t): libm's pow, compiled and
+    uncompiled alike (an integer power compiled to repeated products, up to an ulp off
+    the uncompiled kernel's and PyTorch's bias corrections)."""
+    F = w.dtype.type
+    c1 = F(1.0 - beta1 ** float(t))
+    c2 = F(1.0 - beta2 ** float(t))
+    b1, b2, a1, a2 = F(beta1), F(beta2), F(1.0 - beta1), F(1.0 - beta2)
+    lr_, eps_ = F(lr), F(eps)
     wf, gf = w.reshape(w.size), g.reshape(g.size)
     mf, vf = m.reshape(m.size), v.reshape(v.size)
     for i in range(wf.size):
-        mf[i] = beta1 * mf[i] + (1.0 - beta1) * gf[i]
-        vf[i] = beta2 * vf[i] + (1.0 - beta2) * gf[i] * gf[i]
+        mf[i] = b1 * mf[i] + a1 * gf[i]
+        vf[i] = b2 * vf[i] + a2 * gf[i] * gf[i]
         m_hat = mf[i] / c1
         v_hat = vf[i] / c2
-        wf[i] -= lr * m_hat / (math.sqrt(v_hat) + eps)
+        wf[i] -= lr_ * m_hat / (np.sqrt(v_hat) + eps_)
 
 
 @kernel

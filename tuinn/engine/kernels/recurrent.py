@@ -4,8 +4,17 @@ Layout: the caller's arrays are batch first, (N, T, I) in and (N, T, H) out, but
 kernels keep every per-timestep array time major, (T, N, ...), so that the state of one
 timestep is a contiguous (N, H) block for the recurrent matmul. The input projection
 x @ Wx of all timesteps is one matmul on the (T*N, I) array, the recurrent matmuls are
-one per timestep, and the weight gradients are one matmul each over all timesteps.
-Gate blocks along the last axis follow the contract: lstm i, f, g, o; gru r, z, n.
+one per timestep, and the weight gradients are one matmul each over all timesteps
+(dWx = X^T dA, dWh = H_prev^T dA, dx = dA Wx^T; db one column sum). The K = I products
+(projection, dx, dWx) run in blocks of whole timesteps small enough for OpenBLAS's
+small-matrix kernels (~1.5-2x faster): rows are independent, so the projection and dx
+keep their values; dWx becomes a sum of up to 4 partial products, its summation order
+changed within rounding (W3's two halves give the same bits here: OpenBLAS splits K at
+256 itself). Gate blocks along the last axis follow the contract: lstm i, f, g, o; gru
+r, z, n. The backward kernels take `need_dx`: off (a first layer in run mode), no dx.
+Their calls from Python are in kernels/recurrent_calls.py. Where the time goes, and why
+the loops stay one per gate block (a fused loop stops LLVM vectorising): benchmarks/
+README.md, "W3 (the LSTM)".
 
 sigmoid and tanh are computed from `_expneg`, an exp(-y) written out as a polynomial
 so that LLVM vectorises the gate loops (there is no SVML, and a libm call costs
@@ -38,8 +47,14 @@ def _make_expneg(F, I, lim, ln2hi, ln2lo, mbits, bias, float64):
     """exp(-y) = 2**-k * exp(r), k = round(y / ln 2), |r| <= ln2 / 2, with
     expm1(r) = r * P(r), P the Taylor polynomial of (e**r - 1) / r evaluated by Estrin's
     scheme (short dependency chains: no FMA without fastmath, so Horner is latency bound).
-    Degree 11 in float64 (truncation < 2e-16), 6 in float32 (< 6e-9)."""
-    lim, log2e, half, zero, one = F(lim), F(1.4426950408889634), F(0.5), F(0.0), F(1.0)
+    Degree 11 in float64 (truncation < 2e-16), 6 in float32 (< 6e-9).
+
+    k = rint(y / ln 2) is read from the bits of y / ln 2 + 1.5 * 2**mbits (`magic`): no
+    floor, NaN fix-up or float-to-int conversion (float64's vectorises only with
+    AVX-512); exp ~18% faster in float64. A NaN y gives some k, and r stays NaN."""
+    lim, log2e, one = F(lim), F(1.4426950408889634), F(1.0)
+    magic = F(1.5 * 2.0 ** mbits)
+    mbits_magic = magic.view(I)
     ln2hi, ln2lo = F(ln2hi), F(ln2lo)
     c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11 = (F(1.0 / factorial(k + 1))
                                                        for k in range(12))
@@ -48,14 +63,15 @@ def _make_expneg(F, I, lim, ln2hi, ln2lo, mbits, bias, float64):
     # (written out twice: a kernel cannot call a plain Python helper)
     def impl64(y):
         y = np.minimum(y, lim)                      # exp(-lim) underflows to 0; NaN stays
-        kf = np.fmax(np.floor(y * log2e + half), zero)   # NaN -> k = 0 (r stays NaN)
+        tk = y * log2e + magic                      # k in the low bits (0 <= k <= 1075)
+        kf = tk - magic
         r = (kf * ln2hi - y) + kf * ln2lo           # -y + k ln2, Cody-Waite
         r2 = r * r
         r4 = r2 * r2
         p = (((c0 + c1 * r) + r2 * (c2 + c3 * r)) + r4 * ((c4 + c5 * r) + r2 * (c6 + c7 * r))
              + (r4 * r4) * ((c8 + c9 * r) + r2 * (c10 + c11 * r)))
         q = r * p                                   # expm1(r)
-        k = I(kf)
+        k = F(tk).view(I) - mbits_magic
         k1 = k >> ione                              # 2**-k as two normal factors
         s1 = I((bias - k1) << mbits).view(F)
         s2 = I((bias - (k - k1)) << mbits).view(F)
@@ -64,12 +80,13 @@ def _make_expneg(F, I, lim, ln2hi, ln2lo, mbits, bias, float64):
 
     def impl32(y):
         y = np.minimum(y, lim)
-        kf = np.fmax(np.floor(y * log2e + half), zero)
+        tk = y * log2e + magic
+        kf = tk - magic
         r = (kf * ln2hi - y) + kf * ln2lo
         r2 = r * r
         p = ((c0 + c1 * r) + r2 * (c2 + c3 * r)) + (r2 * r2) * ((c4 + c5 * r) + r2 * c6)
         q = r * p
-        k = I(kf)
+        k = F(tk).view(I) - mbits_magic
         k1 = k >> ione
         s1 = I((bias - k1) << mbits).view(F)
         s2 = I((bias - (k - k1)) << mbits).view(F)
@@ -135,30 +152,48 @@ def _ov_tanh(z):
 
 # ------------------------------------------------------------------ shared steps
 
+SMALL_GEMM = 1 << 19     # multiply-adds; OpenBLAS's small-matrix kernels take up to 1e6
+
+
+@kernel
+def _chunk_steps(N, T, I, G):
+    """Timesteps per block of a (T*N, I) x (I, G) product: <= SMALL_GEMM, at least 1."""
+    return max(1, min(T, SMALL_GEMM // max(1, N * I * G)))
+
+
 @kernel
 def _project(x, Wx, xt, xp):
-    """xt = x time major; xp = xt @ Wx for all timesteps in one matmul."""
+    """xt = x time major; xp = xt @ Wx for all timesteps, in blocks of timesteps."""
     N, T, I = x.shape
+    G = xp.shape[2]
     for t in range(T):
         for n in range(N):
             xt[t, n, :] = x[n, t, :]                                  # (T, N, I)
-    np.dot(xt.reshape(T * N, I), Wx, xp.reshape(T * N, xp.shape[2]))  # (T*N, G*H)
+    xt2, xp2 = xt.reshape(T * N, I), xp.reshape(T * N, G)
+    rows = _chunk_steps(N, T, I, G) * N
+    for s in range(0, T * N, rows):
+        e = min(s + rows, T * N)
+        np.dot(xt2[s:e], Wx, xp2[s:e])                                # (rows, G*H)
 
 
 @kernel
 def _seed_dh(dh, dhrec, dy, t, seq):
-    """dh[t] = what flows back from t+1 (dhrec) + the output gradient at t."""
+    """dh[t] = what flows back from t+1 (dhrec) + the output gradient at t, in one pass
+    (at T-1: 0 + dy, so that -0.0 becomes 0.0 as it always did)."""
     T, N, H = dh.shape
+    zero = dh.dtype.type(0.0)
     for n in range(N):
-        d = dh[t, n]
+        d = dh[t, n]                                                  # (H,)
         if t == T - 1:
-            d[:] = 0.0
+            y = dy[n, t] if seq else dy[n, 0]
+            for j in range(H):
+                d[j] = zero + y[j]
+        elif seq:
+            r, y = dhrec[n], dy[n, t]
+            for j in range(H):
+                d[j] = r[j] + y[j]
         else:
             d[:] = dhrec[n]
-        if seq:
-            d += dy[n, t]
-        elif t == T - 1:
-            d += dy[n, 0]
 
 
 @kernel
@@ -172,16 +207,31 @@ def _colsum(a, out):
 
 
 @kernel
-def _input_grads(dA, Wx, xt, dxt, dx, dWx, db):
-    """dWx, db and dx from the pre-activation gradients of all timesteps."""
+def _input_grads(dA, Wx, xt, need_dx, dxt, dx, dWx, db):
+    """dWx, db and (need_dx: a first layer's goes unused in run mode) dx from the
+    pre-activation gradients of all timesteps."""
     T, N, G = dA.shape
     I = xt.shape[2]
-    dA2 = dA.reshape(T * N, G)                                        # (T*N, G*H)
-    np.dot(xt.reshape(T * N, I).T, dA2, dWx)                          # (I, G*H)
-    np.dot(dA2, Wx.T, dxt.reshape(T * N, I))                          # (T*N, I)
-    for n in range(N):
-        for t in range(T):
-            dx[n, t, :] = dxt[t, n, :]                                # (N, T, I)
+    dA2, xt2 = dA.reshape(T * N, G), xt.reshape(T * N, I)             # (T*N, G*H), (T*N, I)
+    rows = _chunk_steps(N, T, I, G) * N
+    if rows * 4 < T * N:
+        np.dot(xt2.T, dA2, dWx)                                       # (I, G*H)
+    else:                    # up to 4 partial sums over blocks of timesteps (see above)
+        np.dot(xt2[:rows].T, dA2[:rows], dWx)
+        if rows < T * N:
+            part = np.empty_like(dWx)
+            for s in range(rows, T * N, rows):
+                e = min(s + rows, T * N)
+                np.dot(xt2[s:e].T, dA2[s:e], part)
+                dWx += part
+    if need_dx:
+        dxt2 = dxt.reshape(T * N, I)
+        for s in range(0, T * N, rows):                               # as in _project
+            e = min(s + rows, T * N)
+            np.dot(dA2[s:e], Wx.T, dxt2[s:e])                         # (rows, I)
+        for n in range(N):
+            for t in range(T):
+                dx[n, t, :] = dxt[t, n, :]                            # (N, T, I)
     _colsum(dA, db)
 
 
@@ -204,7 +254,8 @@ def rnn_forward_kernel(x, Wx, Wh, b, xt, xp, rec, hs):
 
 
 @kernel
-def rnn_backward_kernel(dy, seq, Wx, Wh, xt, hs, dh, dA, dhrec, dxt, dx, dWx, dWh, db):
+def rnn_backward_kernel(dy, seq, need_dx, Wx, Wh, xt, hs, dh, dA, dhrec, dxt, dx, dWx, dWh,
+                        db):
     T, N, H = dh.shape
     one = dA.dtype.type(1.0)
     for t in range(T - 1, -1, -1):
@@ -216,7 +267,7 @@ def rnn_backward_kernel(dy, seq, Wx, Wh, xt, hs, dh, dA, dhrec, dxt, dx, dWx, dW
             for j in range(H):
                 da[j] = d[j] * (one - h[j] * h[j])
     np.dot(hs[:T].reshape(T * N, H).T, dA.reshape(T * N, H), dWh)    # (H, H)
-    _input_grads(dA, Wx, xt, dxt, dx, dWx, db)
+    _input_grads(dA, Wx, xt, need_dx, dxt, dx, dWx, db)
 
 
 # ------------------------------------------------------------------ lstm
@@ -250,12 +301,12 @@ def lstm_forward_kernel(x, Wx, Wh, b, xt, xp, rec, gates, cs, hs, tc):
 
 
 @kernel
-def lstm_backward_kernel(dy, seq, Wx, Wh, xt, gates, cs, hs, tc, dh, dc, dA, dhrec,
-                         dxt, dx, dWx, dWh, db):
+def lstm_backward_kernel(dy, seq, need_dx, Wx, Wh, xt, gates, cs, hs, tc, dh, dc, dA,
+                         dhrec, dxt, dx, dWx, dWh, db):
     """BPTT: dh, dc (T, N, H) are the total gradients at each t; dA (T, N, 4H) = d pre-acts."""
     T, N, H4 = dA.shape
     H = H4 // 4
-    one = dA.dtype.type(1.0)
+    one, zero = dA.dtype.type(1.0), dA.dtype.type(0.0)
     for t in range(T - 1, -1, -1):
         if t < T - 1:
             np.dot(dA[t + 1], Wh.T, dhrec)                            # (N, H)
@@ -263,15 +314,15 @@ def lstm_backward_kernel(dy, seq, Wx, Wh, xt, gates, cs, hs, tc, dh, dc, dA, dhr
         for n in range(N):
             g, d, da, dcr = gates[t, n], dh[t, n], dA[t, n], dc[t, n]
             cp, th = cs[t, n], tc[t, n]
-            if t < T - 1:
+            if t < T - 1:                                             # dc[t+1] * f[t+1] + ...
                 dcn, fn = dc[t + 1, n], gates[t + 1, n, H:2 * H]
                 for j in range(H):
-                    dcr[j] = dcn[j] * fn[j]
+                    o_, t_ = g[3 * H + j], th[j]
+                    dcr[j] = dcn[j] * fn[j] + d[j] * o_ * (one - t_ * t_)
             else:
-                dcr[:] = 0.0
-            for j in range(H):
-                o_, t_ = g[3 * H + j], th[j]
-                dcr[j] += d[j] * o_ * (one - t_ * t_)
+                for j in range(H):
+                    o_, t_ = g[3 * H + j], th[j]
+                    dcr[j] = zero + d[j] * o_ * (one - t_ * t_)
             for j in range(H):
                 i_ = g[j]
                 da[j] = dcr[j] * g[2 * H + j] * i_ * (one - i_)           # di
@@ -285,7 +336,7 @@ def lstm_backward_kernel(dy, seq, Wx, Wh, xt, gates, cs, hs, tc, dh, dc, dA, dhr
                 o_ = g[3 * H + j]
                 da[3 * H + j] = d[j] * th[j] * o_ * (one - o_)            # do
     np.dot(hs[:T].reshape(T * N, H).T, dA.reshape(T * N, H4), dWh)   # (H, 4H)
-    _input_grads(dA, Wx, xt, dxt, dx, dWx, db)
+    _input_grads(dA, Wx, xt, need_dx, dxt, dx, dWx, db)
 
 
 # ------------------------------------------------------------------ gru
@@ -317,7 +368,7 @@ def gru_forward_kernel(x, Wx, Wh, bx, bh, xt, xp, rec, gates, hn, hs):
 
 
 @kernel
-def gru_backward_kernel(dy, seq, Wx, Wh, xt, gates, hn, hs, dh, dA, dAh, dhrec,
+def gru_backward_kernel(dy, seq, need_dx, Wx, Wh, xt, gates, hn, hs, dh, dA, dAh, dhrec,
                         dxt, dx, dWx, dWh, dbx, dbh):
     """BPTT: dA (T, N, 3H) = d pre-acts on the x side, dAh on the h side (n part times r)."""
     T, N, H3 = dA.shape
@@ -349,69 +400,7 @@ def gru_backward_kernel(dy, seq, Wx, Wh, xt, gates, hn, hs, dh, dA, dAh, dhrec,
                 dah[2 * H + j] = da[2 * H + j] * g[j]                     # dn * r
     np.dot(hs[:T].reshape(T * N, H).T, dAh.reshape(T * N, H3), dWh)  # (H, 3H)
     _colsum(dAh, dbh)
-    _input_grads(dA, Wx, xt, dxt, dx, dWx, dbx)
-
-
-# ------------------------------------------------------------------ wrappers
-
-def workspace_shapes(cell: str, N: int, T: int, I: int, H: int) -> dict[str, tuple[int, ...]]:
-    """The buffers one (cell, N, T, I, H) needs, by name; the kernels overwrite all of them."""
-    G = GATES[cell] * H
-    shapes = dict(xt=(T, N, I), xp=(T, N, G), rec=(N, G), hs=(T + 1, N, H), dh=(T, N, H),
-                  dA=(T, N, G), dhrec=(N, H), dxt=(T, N, I), dx=(N, T, I))
-    if cell == "lstm":
-        shapes.update(gates=(T, N, G), cs=(T + 1, N, H), tc=(T, N, H), dc=(T, N, H))
-    elif cell == "gru":
-        shapes.update(gates=(T, N, G), hn=(T, N, H), dAh=(T, N, G))
-    return shapes
-
-
-def _c(a, dtype):
-    return np.ascontiguousarray(a, dtype=dtype)
-
-
-def recurrent_forward(cell: str, x: np.ndarray, params: dict[str, np.ndarray],
-                      ws: dict[str, np.ndarray]) -> None:
-    """Run the forward kernel of `cell` on x (N, T, I); the results stay in `ws`."""
-    dt = ws["hs"].dtype
-    x = _c(x, dt)
-    Wx, Wh = _c(params["Wx"], dt), _c(params["Wh"], dt)
-    if cell == "rnn":
-        rnn_forward_kernel(x, Wx, Wh, _c(params["b"], dt), ws["xt"], ws["xp"], ws["rec"], ws["hs"])
-    elif cell == "lstm":
-        lstm_forward_kernel(x, Wx, Wh, _c(params["b"], dt), ws["xt"], ws["xp"], ws["rec"],
-                            ws["gates"], ws["cs"], ws["hs"], ws["tc"])
-    else:
-        gru_forward_kernel(x, Wx, Wh, _c(params["bx"], dt), _c(params["bh"], dt), ws["xt"],
-                           ws["xp"], ws["rec"], ws["gates"], ws["hn"], ws["hs"])
-
-
-def recurrent_backward(cell: str, dy: np.ndarray, seq: bool, params: dict[str, np.ndarray],
-                       ws: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> np.ndarray:
-    """BPTT for the last forward: dy is (N, T, H) if seq else (N, H). Writes every
-    gradient into `grads` (replacing an entry that is not a contiguous array of the
-    dtype) and returns dx (N, T, I), a view of ws["dx"]."""
-    dt = ws["hs"].dtype
-    N, H = ws["hs"].shape[1:]
-    dy3 = _c(dy, dt).reshape(N, -1, H)                                # (N, T or 1, H)
-    Wx, Wh = _c(params["Wx"], dt), _c(params["Wh"], dt)
-    for k, p in params.items():
-        g = grads.get(k)
-        if g is None or g.shape != p.shape or g.dtype != dt or not g.flags.c_contiguous:
-            grads[k] = np.zeros(p.shape, dt)
-    common = (dy3, bool(seq), Wx, Wh, ws["xt"])
-    if cell == "rnn":
-        rnn_backward_kernel(*common, ws["hs"], ws["dh"], ws["dA"], ws["dhrec"],
-                            ws["dxt"], ws["dx"], grads["Wx"], grads["Wh"], grads["b"])
-    elif cell == "lstm":
-        lstm_backward_kernel(*common, ws["gates"], ws["cs"], ws["hs"], ws["tc"],
-                             ws["dh"], ws["dc"], ws["dA"], ws["dhrec"], ws["dxt"], ws["dx"],
-                             grads["Wx"], grads["Wh"], grads["b"])
-    else:
-        gru_backward_kernel(*common, ws["gates"], ws["hn"], ws["hs"], ws["dh"],
-                            ws["dA"], ws["dAh"], ws["dhrec"], ws["dxt"], ws["dx"],
-                            grads["Wx"], grads["Wh"], grads["bx"], grads["bh"])
-    return ws["dx"]
+    _input_grads(dA, Wx, xt, need_dx, dxt, dx, dWx, dbx)
 
 
 from tuinn.engine.kernels import recurrent_np  # noqa: E402,F401  (cold start: their stand-ins)

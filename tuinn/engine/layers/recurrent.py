@@ -18,6 +18,12 @@ They are views into layer-owned buffers that the next forward/backward overwrite
 layer keeps the forward direction's arrays under these names and the reverse
 direction's under the same names with the suffix "_r" ("h_r", "f_r", "dh_r", ...),
 indexed by the sequence's own t (so h_r[:, 0] is the reverse direction's final state).
+
+Run mode sets `need_dx = False` on a first layer for its backward (tuinn/engine/run/
+iteration.py): nothing reads that dx, and backward then returns None without computing
+it (two small matrix products and a transpose of the kernels' work). The workspace's
+buffers, and the cache's views of them, are made once per batch size and direction,
+not on every pass (the views of a buffer stay valid while it lives).
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from typing import ClassVar
 import numpy as np
 
 from tuinn.engine.init import init_bias, init_weight
-from tuinn.engine.kernels.recurrent import (GATES, recurrent_backward, recurrent_forward,
-                                            workspace_shapes)
+from tuinn.engine.kernels.recurrent_calls import (GATES, recurrent_backward,
+                                                  recurrent_forward, workspace_shapes)
 from tuinn.engine.layers.base import Layer, register
 from tuinn.errors import TuinnError
 
@@ -41,6 +47,7 @@ class Recurrent(Layer):
     biases: ClassVar[tuple[str, ...]] = ("b",)
     gate_names: ClassVar[tuple[str, ...]] = ()       # views of the post-activation gates
     grad_names: ClassVar[tuple[str, ...]] = ()       # views of the pre-activation gradients
+    need_dx: bool = True                             # False: backward skips dx (run mode)
 
     # ------------------------------------------------------------------ build
     def build(self, rng: np.random.Generator) -> tuple[int, ...]:
@@ -83,8 +90,17 @@ class Recurrent(Layer):
 
     # ------------------------------------------------------------------ passes
     def _workspace(self, N: int, prefix: str = "ws.") -> dict[str, np.ndarray]:
-        shapes = workspace_shapes(self.type, N, self.T, self.I, self.H)
-        return {k: self.buffer(prefix + k, s) for k, s in shapes.items()}
+        """The kernels' buffers for batch size N (layer-owned, `buffer`), by name; the
+        dict is kept per (prefix, N), the last few of them, as the buffers are."""
+        kept = self.__dict__.setdefault("_ws_kept", {})
+        ws = kept.get((prefix, N))
+        if ws is None:
+            shapes = workspace_shapes(self.type, N, self.T, self.I, self.H)
+            ws = {k: self.buffer(prefix + k, s) for k, s in shapes.items()}
+            if len(kept) >= 6:
+                kept.clear()
+            kept[(prefix, N)] = ws
+        return ws
 
     def _direction(self, sfx: str) -> dict[str, np.ndarray]:
         """The parameters of one direction under the kernel's names (Wx, Wh, b...)."""
@@ -101,7 +117,7 @@ class Recurrent(Layer):
         ws = self._workspace(N)
         recurrent_forward(self.type, x, self._direction(""), ws)
         self._ws = ws
-        self.cache.update(self._views(ws, self.gate_names, ""))
+        self.cache.update(self._views_of(ws, "")[0])
         if not self.bi:
             if self.seq:
                 y = self.buffer("y", (N, T, H))                         # (N, T, H)
@@ -113,7 +129,7 @@ class Recurrent(Layer):
         wr = self._workspace(N, "wr.")                                  # time-reversed run
         recurrent_forward(self.type, x[:, ::-1], self._direction("_r"), wr)
         self._wr = wr
-        self.cache.update(self._views(wr, self.gate_names, "_r"))
+        self.cache.update(self._views_of(wr, "_r")[0])
         if self.seq:
             y = self.buffer("y", (N, T, 2 * H))                         # (N, T, 2H)
             y[:, :, :H] = self.cache["h"]
@@ -133,28 +149,44 @@ class Recurrent(Layer):
         want = (N, self.T, D * H) if self.seq else (N, D * H)
         if dy.shape != want:
             raise ValueError(f"{self.name}: dy {dy.shape} does not fit y {want}")
-        dx = self._backward_direction(dy[..., :H], ws, "")              # (N, T, I)
+        dx = self._backward_direction(dy[..., :H], ws, "")              # (N, T, I) or None
         if not self.bi:
             return dx
         dyr = dy[:, ::-1, H:] if self.seq else dy[:, H:]                # in the run's order
         dxr = self._backward_direction(dyr, self._wr, "_r")             # (N, T, I) reversed
+        if dx is None:
+            return None
         out = self.buffer("dx", dx.shape)
         np.add(dx, dxr[:, ::-1], out=out)
         return out
 
-    def _backward_direction(self, dy: np.ndarray, ws: dict, sfx: str) -> np.ndarray:
+    def _backward_direction(self, dy: np.ndarray, ws: dict, sfx: str) -> np.ndarray | None:
         """BPTT of one direction; its gradients land in self.grads[k + sfx]."""
         names = ("Wx", "Wh") + self.biases
         grads = {k: self.grads[k + sfx] for k in names}
-        dx = recurrent_backward(self.type, dy, self.seq, self._direction(sfx), ws, grads)
+        dx = recurrent_backward(self.type, dy, self.seq, self._direction(sfx), ws, grads,
+                                self.need_dx)
         for k in names:
             self.grads[k + sfx] = grads[k]              # the same array unless it was replaced
-        rev = slice(None, None, -1) if sfx else slice(None)
-        self.cache["dh" + sfx] = ws["dh"].transpose(1, 0, 2)[:, rev]    # (N, T, H)
-        if self.type == "lstm":
-            self.cache["dc" + sfx] = ws["dc"].transpose(1, 0, 2)[:, rev]
-        self.cache.update(self._blocks(ws["dA"], self.grad_names, sfx))
+        self.cache.update(self._views_of(ws, sfx)[1])
         return dx
+
+    def _views_of(self, ws: dict, sfx: str) -> tuple[dict, dict]:
+        """(forward views, backward views) of one direction's workspace, made once per
+        workspace (kept with it, the last few)."""
+        kept = self.__dict__.setdefault("_views_kept", {})
+        got = kept.get((id(ws), sfx))
+        if got is None or got[0] is not ws:
+            rev = slice(None, None, -1) if sfx else slice(None)
+            back = {"dh" + sfx: ws["dh"].transpose(1, 0, 2)[:, rev]}   # (N, T, H)
+            if self.type == "lstm":
+                back["dc" + sfx] = ws["dc"].transpose(1, 0, 2)[:, rev]
+            back.update(self._blocks(ws["dA"], self.grad_names, sfx))
+            got = (ws, self._views(ws, self.gate_names, sfx), back)
+            if len(kept) >= 12:
+                kept.clear()
+            kept[(id(ws), sfx)] = got
+        return got[1], got[2]
 
     def _views(self, ws: dict, names: tuple[str, ...], sfx: str) -> dict[str, np.ndarray]:
         """The forward arrays of one direction, (N, T, H) in the sequence's time order."""
