@@ -162,3 +162,17 @@ def test_a_bulk_command_waits_for_the_compile_and_the_warmup_does_not_wait_for_i
         assert ctl.wait_idle(10)
     finally:
         ctl.stop()
+
+
+def test_wide_vectors_on_avx512_only_unless_numba_is_told_otherwise():
+    from tuinn.engine.jit import prefer_wide_vectors
+    import llvmlite.binding as ll
+    env = {}
+    got = prefer_wide_vectors(env)
+    if ll.get_host_cpu_features().get("avx512f"):
+        assert got.endswith(",-prefer-256-bit") and env["NUMBA_CPU_FEATURES"] == got
+    else:
+        assert got is None and env == {}
+    for mine in ({"NUMBA_CPU_FEATURES": "+sse2"}, {"NUMBA_CPU_NAME": "generic"}):
+        env = dict(mine)
+        assert prefer_wide_vectors(env) is None and env == mine      # the user's wins
