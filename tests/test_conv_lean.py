@@ -62,10 +62,14 @@ def test_lean_kernels_match_the_layers_and_numpy(case, dtype):
     PH, PW = ryp.shape[2:]
     xpn = np.zeros((C, H + 2 * p, W + 2 * p), dtype)
     kept = N > 1 and sum(case) % 2 == 0         # the batch's columns kept, or a sample's
-    colsn = np.zeros((N if kept else 1, C * k * k, OH * OW), dtype)
+    colsn = np.zeros((N if kept else 1, C * k * k + 1, OH * OW), dtype)   # and a row of ones
     planes = [np.full((F, OH, OW), 7.0, dtype) for _ in range(5)]     # scratch: any values
     yp, am = np.empty((N, F, PH, PW), dtype), np.empty((N, F, PH, PW), np.int64)
-    FK.conv_relu_maxpool_lean(x, p, w, b, s, xpn, colsn, *planes[:3], z, ps, yp, am)
+    # the batch gathered by the kernel: rows of a larger data set, in a shuffled order
+    data = rng.standard_normal((N + 3, C, H, W)).astype(dtype)
+    rows = rng.permutation(N + 3)[:N].astype(np.int64)
+    data[rows] = x
+    FK.conv_relu_maxpool_lean(data, rows, p, w, b, s, xpn, colsn, *planes[:3], z, ps, yp, am)
     assert np.array_equal(yp, ryp) and np.array_equal(am, ram)
     tol = 1e-12 if dtype == np.float64 else 1e-4
     rel = np.where(naive.conv2d_forward(x.astype(np.float64), w.astype(np.float64),
@@ -81,11 +85,12 @@ def test_lean_kernels_match_the_layers_and_numpy(case, dtype):
     rdx = CK.conv2d_backward(dxr, x.shape, w, s, p, ws, rdw, rdb, need_dx=True)
     for need_dx in (False, True):
         dw, db = np.full_like(w, 3.0), np.full_like(b, 3.0)                 # zeroed there
-        dw_tmp, dcols = np.empty((F, C * k * k), dtype), np.empty((C * k * k, OH * OW), dtype)
+        dw_tmp, dcols = np.empty((F, C * k * k + 1), dtype), np.empty((C * k * k, OH * OW), dtype)
         dxpad = np.full((N, C, H + 2 * p, W + 2 * p), 5.0, dtype) if need_dx else \
             np.zeros((1, 1, 1, 1), dtype)
-        FK.maxpool_relu_conv_backward_lean(dy, am, yp, z, ps, x, p, w, s, need_dx, dw, db,
-                                           dw_tmp, dcols, xpn, colsn, *planes[3:], dxpad)
+        FK.maxpool_relu_conv_backward_lean(dy, am, yp, z, ps, data, rows, p, w, s, need_dx,
+                                           dw, db, dw_tmp, dcols, xpn, colsn, *planes[3:],
+                                           dxpad)
         assert np.array_equal(dw, rdw) and np.array_equal(db, rdb)
         if need_dx:
             dx = dxpad[:, :, p:p + H, p:p + W]
@@ -193,3 +198,24 @@ def test_first_conv_dx_is_made_only_when_read():
     assert "dx" in conv.cache.pending()
     dx = conv.cache["dx"]
     assert dx.shape == (16, 1, 7, 7) and np.isfinite(dx).all()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_first_group_reads_the_batch_rows_from_the_data(dtype):
+    """A first conv -> relu -> maxpool reads the batch's rows from the data set itself:
+    no copy of the batch; conv's cache["x"] is x[rows], made when read (and equal to the
+    layers one by one's), and the iterations agree with them bit for bit."""
+    text = scenario(CONV_FIRST, dtype)
+    fused, plain = build(text, True), build(text, False)
+    for it in range(4):
+        rows = fused.batch_rows(fused.iteration)
+        assert fused.train_iteration() == plain.train_iteration()
+        conv = fused.layers[0]
+        assert "x" in conv.cache.pending()
+        assert conv.cache["x"].flags.owndata                # made now, a copy
+        assert np.array_equal(conv.cache["x"], fused.x[rows])
+        assert_same(np.array(conv.cache["x"]), np.array(plain.layers[0].cache["x"]))
+    from tuinn.engine.run.iteration import fused_stack
+    assert fused_stack(fused).gathers(fused.x)
+    assert not fused_stack(fused).gathers(np.asfortranarray(fused.x))
+    assert_same(state(fused), state(plain))

@@ -85,7 +85,7 @@ def test_the_rnn_memorises_noise_while_the_lstm_learns_the_symbol():
     assert 0.45 <= rnn[-1].accuracy <= 0.65
     lstm = list(train(session("lstm-long-delay"), 40))
     assert lstm[12].val_loss < 0.35
-    assert min(r.val_accuracy for r in lstm[15:]) > 0.95 and lstm[-1].val_accuracy >= 0.97
+    assert min(r.val_accuracy for r in lstm[13:]) >= 0.94 and lstm[-1].val_accuracy >= 0.97
 
 
 def test_lstm_headline_learns_within_a_hundred_iterations():

@@ -19,6 +19,7 @@ from tuinn.engine.evaluation import Evaluation
 from tuinn.engine.frozen import Freezing
 from tuinn.engine.history import History, snapshot_nbytes
 from tuinn.engine.kernels.optim import all_finite
+from tuinn.engine.kernels.shuffle import permutation
 from tuinn.engine.layers import Layer, build_layer
 from tuinn.engine.layers.embed import check_data_ids
 from tuinn.engine.losses import Loss, l2_penalty
@@ -246,7 +247,7 @@ class NetworkProgram(Freezing, Evaluation):
         n = len(self.x)
         if self._order is None or self._order[0] != (epoch, n):     # drawn once an epoch
             if self.spec.network.train.shuffle:
-                order = np.random.default_rng([self.seed, 1, epoch]).permutation(n)
+                order = permutation([self.seed, 1, epoch], n)   # default_rng's, faster
             else:
                 order = np.arange(n)
             self._order = ((epoch, n), order)

@@ -1,7 +1,7 @@
 """Provides the fused kernels of run mode's fast path: the batch, forward, loss and
 backward of a chain of dense and elementwise layers (and a plain SGD update) in one call;
-and `tuinn train`'s epoch kernels: many such iterations, each with its optimizer step,
-loss, accuracy count and finite check, in one call (tuinn/engine/run/bulk.py).
+and the optimizer step with its finite check and the snapshot copies that `tuinn
+train`'s epoch kernels (kernels/flatchain.py) take after each such iteration.
 
 They call the very kernels the layers and the optimizer call (dense, activation, loss,
 optim), on the same kinds of arrays and in the same order, so every value is the one
@@ -16,11 +16,11 @@ kind, fan in, fan out, offsets of W and b (in w and g), of y and mask (in a) and
 kernels are made by a factory that closes over a digest of those modules' source:
 editing one changes the cache key and recompiles these.
 
-The epoch kernels (epoch_classes, epoch_values) call chain_classes/chain_values with no
-update, then optimizer_step_finite: the very kernels Optimizer.step_packed calls (for
-SGD, sgd_step's arithmetic with the finite check of every updated parameter in the
-same pass), so an epoch in one call is bit for bit the iterations one by one
-(tests/test_bulk.py).
+`tuinn train`'s epoch kernels (kernels/flatchain.py) run chain_classes/chain_values's
+arithmetic on these buffers, then optimizer_step_finite: the very kernels
+Optimizer.step_packed calls (for SGD, sgd_step's arithmetic with the finite check of
+every updated parameter in the same pass), and keep_start, so an epoch in one call is
+bit for bit the iterations one by one (tests/test_bulk.py, tests/test_flatchain.py).
 """
 
 from __future__ import annotations
@@ -33,14 +33,12 @@ from tuinn.engine.jit import kernel
 from tuinn.engine.kernels import activation as _act
 from tuinn.engine.kernels import dense as _dense
 from tuinn.engine.kernels import loss as _loss
-from tuinn.engine.kernels import metrics as _metrics
 from tuinn.engine.kernels import optim as _optim
 from tuinn.engine.kernels.activation import (leaky_relu_forward, relu_backward, relu_forward,
                                              sigmoid_backward, sigmoid_forward, tanh_backward,
                                              tanh_forward)
 from tuinn.engine.kernels.dense import dense_backward, dense_backward_params, dense_forward
 from tuinn.engine.kernels.loss import bce_logits, hinge, mse, softmax_ce
-from tuinn.engine.kernels.metrics import count_correct_binary, count_correct_classes
 from tuinn.engine.kernels.optim import (adam_step_packed, all_finite, momentum_step,
                                         rmsprop_step, sgd_step)
 
@@ -54,7 +52,7 @@ COLUMNS = ("kind", "fan_in", "fan_out", "w", "b", "y", "mask", "dx")
 
 def _digest() -> str:
     h = hashlib.sha256()
-    for mod in (_act, _dense, _loss, _metrics, _optim):
+    for mod in (_act, _dense, _loss, _optim):
         with open(os.path.abspath(mod.__file__), "rb") as f:
             h.update(f.read())
     return h.hexdigest()
@@ -237,71 +235,3 @@ def keep_start(k, w, v, m, ts, snaps, snap_v, snap_m, snap_t):
         snap_m[k, :] = m
     if snap_t.shape[1] == ts.size:
         snap_t[k, :] = ts
-
-
-def _make_epoch(digest: str):
-    # `tuinn train`'s bulk path (tuinn/engine/run/bulk.py): many iterations in one call
-    @kernel
-    def epoch_classes(X, Y, order, start, x, target, w, g, a, table, slopes, loss_kind,
-                      margin, probs, dout, bad, opt, hyper, v, m, ts, bounds, losses,
-                      snaps, snap_v, snap_m, snap_t, correct):
-        """losses.size iterations of chain_classes and the optimizer's step
-        (optimizer_step_finite): iteration b's batch is the rows order[start + b N :
-        start + (b + 1) N]; losses[b] its loss, correct[0] += its correct predictions
-        (count_correct_classes of its output, before the update). keep_start copies the
-        parameters and state at the start of the last two iterations into rows 0 and 1
-        of the snapshots. Returns the iterations done; fewer than losses.size when
-        iteration b (returned) has a bad label, a NaN/Inf loss or leaves a parameter
-        NaN/Inf (then its loss and update may be done, its count not)."""
-        digest
-        n = x.shape[0]
-        count = losses.size
-        last = table.shape[0] - 1
-        yo, fo = table[last, 5], table[last, 2]
-        out = a[yo:yo + n * fo].reshape(n, fo)               # (N, C) the batch's scores
-        for b in range(count):
-            if b >= count - 2:
-                keep_start(b - count + 2, w, v, m, ts, snaps, snap_v, snap_m, snap_t)
-            lo = start + b * n
-            value = chain_classes(X, Y, order[lo:lo + n], x, target, w, g, a, table, slopes,
-                                  loss_kind, margin, probs, dout, bad, False, 0.0)
-            losses[b] = value
-            if bad[0] >= 0 or not abs(value) < math.inf:
-                return b
-            correct[0] += count_correct_classes(out, target)
-            if not optimizer_step_finite(opt, hyper, w, g, v, m, ts, bounds):
-                return b
-        return count
-
-    @kernel
-    def epoch_values(X, Y, order, start, x, target, w, g, a, table, slopes, loss_kind,
-                     dout, opt, hyper, v, m, ts, bounds, losses, snaps, snap_v, snap_m,
-                     snap_t, correct):
-        """epoch_classes for chain_values (mse, bce: targets shaped like the output); bce
-        counts count_correct_binary, mse nothing."""
-        digest
-        n = x.shape[0]
-        count = losses.size
-        last = table.shape[0] - 1
-        yo, fo = table[last, 5], table[last, 2]
-        out = a[yo:yo + n * fo]                              # (N * O,) the batch's output
-        flat = target.reshape(target.size)                   # (N * O,)
-        for b in range(count):
-            if b >= count - 2:
-                keep_start(b - count + 2, w, v, m, ts, snaps, snap_v, snap_m, snap_t)
-            lo = start + b * n
-            value = chain_values(X, Y, order[lo:lo + n], x, target, w, g, a, table, slopes,
-                                 loss_kind, dout, False, 0.0)
-            losses[b] = value
-            if not abs(value) < math.inf:
-                return b
-            if loss_kind == BCE:
-                correct[0] += count_correct_binary(out, flat)
-            if not optimizer_step_finite(opt, hyper, w, g, v, m, ts, bounds):
-                return b
-        return count
-
-    return epoch_classes, epoch_values
-
-
-epoch_classes, epoch_values = _make_epoch(_digest_)

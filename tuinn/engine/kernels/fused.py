@@ -20,7 +20,7 @@ import numpy as np
 from tuinn.engine.jit import kernel
 from tuinn.engine.kernels import conv as _conv
 from tuinn.engine.kernels import pool as _pool
-from tuinn.engine.kernels.conv import _im2col, conv2d_backward_sample
+from tuinn.engine.kernels.conv import _im2col, conv2d_backward_sample, ones_row
 from tuinn.engine.kernels.pool import maxpool_back_plane, maxpool_plane
 
 
@@ -177,15 +177,17 @@ def pad_sample(x, n, p, xpn):
 
 def _make_conv_relu_maxpool_lean(digest: str):
     @kernel
-    def conv_relu_maxpool_lean(x, p, w, b, s, xpn, cols, ycn, yn, mn, z, ps, yp, argmax):
-        """conv2d (x (N, C, H, W), padding p -> ycn), relu and maxpool (-> yp, argmax
-        (N, F, PH, PW)), sample by sample: one sample's padded input (C, Hp, Wp, a zero
+    def conv_relu_maxpool_lean(x, rows, p, w, b, s, xpn, cols, ycn, yn, mn, z, ps, yp,
+                               argmax):
+        """conv2d (the batch x[rows] (N, C, H, W), gathered here: no copy of the batch;
+        padding p -> ycn), relu and maxpool (-> yp, argmax (N, F, PH, PW)), sample by
+        sample: one sample's padded input (C, Hp, Wp, a zero
         border), conv output, relu output and mask (F, OH, OW) are scratch, overwritten
         sample by sample; cols (N, CKK, P) keeps every sample's columns for the
         backward, or (1, CKK, P) one sample's (the backward makes them again: cheaper
         than a batch of columns out to memory and back when they outgrow the cache)."""
         digest                                               # in the cache key
-        N = x.shape[0]
+        N = rows.shape[0]
         F, C, k, _ = w.shape
         oh_n, ow_n = ycn.shape[1], ycn.shape[2]
         ph_n, pw_n = yp.shape[2], yp.shape[3]
@@ -196,8 +198,9 @@ def _make_conv_relu_maxpool_lean(digest: str):
         yc2 = ycn.reshape(F, plane)                          # (F, P)
         for n in range(N):                                   # conv2d_sample, the bias
             colsn = cols[n] if cols.shape[0] == N else cols[0]          # kept or not
-            _im2col(pad_sample(x, n, p, xpn), k, s, oh_n, ow_n, colsn)   # in the pool
-            np.dot(wm, colsn, yc2)
+            _im2col(pad_sample(x, rows[n], p, xpn), k, s, oh_n, ow_n, colsn)  # in the pool
+            ones_row(colsn)                                  # for the backward's db
+            np.dot(wm, colsn[:C * k * k], yc2)
             relu_maxpool_sample(cf, oh_n, ow_n, b, z, ps, yf, mf, pf, af, n * F * m,
                                 ph_n, pw_n)
 
@@ -245,14 +248,14 @@ def winners_scatter(gf, af, pf, go, F, m, drf, plane):
 
 def _make_maxpool_relu_conv_backward_lean(digest: str):
     @kernel
-    def maxpool_relu_conv_backward_lean(dy, argmax, yp, z, ps, x, p, w, s, need_dx, dw, db,
-                                        dw_tmp, dcols, xpn, cols, dxpn, dxrn, dxpad):
+    def maxpool_relu_conv_backward_lean(dy, argmax, yp, z, ps, x, rows, p, w, s, need_dx,
+                                        dw, db, dw_tmp, dcols, xpn, cols, dxpn, dxrn, dxpad):
         """maxpool's, relu's and conv2d's backward after conv_relu_maxpool_lean: dw, db
         (and, need_dx, dxpad (N, C, Hp, Wp), zeroed here as conv2d's is) from the pooled
         gradient dy, winners and values yp (N, F, PH, PW) of the z x z pool at stride ps
         alone: a sample's pool dx and relu dx (F, OH, OW) are scratch
-        (winners_scatter, relu_back_at_winners), its columns recomputed from x (padding p, xpn as in
-        conv_relu_maxpool_lean)."""
+        (winners_scatter, relu_back_at_winners), its columns recomputed from x[rows]
+        (padding p, xpn as in conv_relu_maxpool_lean)."""
         digest                                               # in the cache key
         N, F, ph_n, pw_n = dy.shape
         k = w.shape[2]
@@ -279,7 +282,8 @@ def _make_maxpool_relu_conv_backward_lean(digest: str):
                 colsn = cols[n]
             else:
                 colsn = cols[0]
-                _im2col(pad_sample(x, n, p, xpn), k, s, oh_n, ow_n, colsn)
+                _im2col(pad_sample(x, rows[n], p, xpn), k, s, oh_n, ow_n, colsn)
+                ones_row(colsn)
             conv2d_backward_sample(dxrn, wm, colsn, k, s, need_dx, dwm, db, dw_tmp, dcols,
                                    dxpad[n] if need_dx else dxpad[0])
 

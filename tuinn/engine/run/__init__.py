@@ -8,6 +8,8 @@
   layers (kernels/chain.py).
 - fusedstack.py: FusedStack, conv -> relu -> maxpool as one kernel each way
   (kernels/fused.py).
+- lazygroup.py: LazyCache and GroupRecord, the caches the lean conv -> relu ->
+  maxpool kernels leave out, made when read.
 - bulk.py: run_chunk, `tuinn train`'s iterations of a chain with plain SGD many to one
   kernel call (kernels/chain.py's epoch kernels), the program brought up to date after.
 - packed.py: PackedParams, every parameter and gradient in two flat buffers (one

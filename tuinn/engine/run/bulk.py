@@ -5,7 +5,7 @@ the Python around the fused kernel (argument unboxing, the time-travel snapshot,
 loss series, the finite checks, the accuracy count) costs more than the kernel. Headless
 training needs none of it per iteration, so for a chain plan (tuinn/engine/run/fastpath.py)
 without L2 or frozen layers, one call of `epoch_classes`/`epoch_values`
-(tuinn/engine/kernels/chain.py) runs the iterations from the current one to the end of
+(tuinn/engine/kernels/flatchain.py) runs the iterations from the current one to the end of
 its epoch (the batches of one size: a smaller last batch is a call of its own). Each
 iteration is exactly what `train_iteration` does: the fused call (chain_classes or
 chain_values) on the batch from the epoch's order, then the packed optimizer step

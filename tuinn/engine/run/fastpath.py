@@ -7,8 +7,9 @@ update) as one kernel call (tuinn/engine/kernels/chain.py) that calls the layers
 kernels in the layers' order, on the packed parameters and on buffers of its own, then
 points the layers' and the loss's caches at those buffers, so everything a view reads
 afterwards is what the layer-by-layer path leaves there. One plan per batch size; any
-other network takes the plain path. `tuinn train` runs a plan's epoch kernel instead:
-many iterations in one call (tuinn/engine/run/bulk.py), then `bind` as after one.
+other network takes the plain path. `tuinn train` runs a plan's epoch kernel instead
+(tuinn/engine/kernels/flatchain.py: the same numbers on the same buffers): many
+iterations in one call (tuinn/engine/run/bulk.py), then `bind` as after one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from tuinn.engine.kernels import chain as K
+from tuinn.engine.kernels import flatchain as F
 
 
 def chain_supported(layers, loss, packed) -> bool:
@@ -111,7 +113,7 @@ class ChainPlan:
                       self.loss_kind, self.dout))
         self.kernel = K.chain_classes if self.classes else K.chain_values
         # many iterations, each with its optimizer step, in one call (`tuinn train`, bulk.py)
-        self.epoch_kernel = K.epoch_classes if self.classes else K.epoch_values
+        self.epoch_kernel = F.epoch_classes if self.classes else F.epoch_values
         # what each layer's forward leaves in its cache, as (cache, key, array)
         self.bindings = []
         self.out = view(table[-1][5], out)                   # (N, O) the batch's output

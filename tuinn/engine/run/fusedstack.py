@@ -22,7 +22,7 @@ import numpy as np
 from tuinn.engine.kernels import fused as K
 from tuinn.engine.kernels.conv import _crop_into
 from tuinn.engine.layers.conv import _check_grad, _check_input
-from tuinn.engine.run.lazygroup import GroupRecord, lazy_cache
+from tuinn.engine.run.lazygroup import GroupRecord
 
 RELU_POOL, CONV_RELU_POOL = 2, 3            # a group's kind is its number of layers
 
@@ -65,12 +65,17 @@ class FusedStack:
         found = groups(layers)
         return cls(layers, found) if found else None
 
-    def forward(self, h: np.ndarray, rng) -> np.ndarray:
+    def forward(self, h: np.ndarray, rng, rows: np.ndarray | None = None) -> np.ndarray:
+        """The batch through the layers; with `rows`, the batch is h[rows] (the data set),
+        gathered by a first conv -> relu -> maxpool group's kernel (`gathers`)."""
         layers, i = self.layers, 0
+        if rows is not None and not self.gathers(h):
+            h, rows = h.take(rows, axis=0), None
         while i < len(layers):
             kind = self.starts.get(i)
             if kind == CONV_RELU_POOL:
-                h = conv_relu_pool(layers[i], layers[i + 1], layers[i + 2], h)
+                h = conv_relu_pool(layers[i], layers[i + 1], layers[i + 2], h, rows)
+                rows = None
             elif kind == RELU_POOL:
                 h = relu_pool(layers[i], layers[i + 1], h)
             else:
@@ -78,6 +83,14 @@ class FusedStack:
                 kind = 1
             i += kind
         return h
+
+    def gathers(self, data: np.ndarray) -> bool:
+        """True when the first layers are a conv -> relu -> maxpool group that can read
+        a batch's rows straight from `data` (the layer's dtype, C-contiguous, 4-D)."""
+        conv = self.layers[0]
+        return (self.starts.get(0) == CONV_RELU_POOL and data.dtype == conv.dtype
+                and data.flags.c_contiguous and data.ndim == 4
+                and data.shape[1:] == tuple(conv.in_shape))
 
     def backward_group(self, i: int) -> int:
         """0, or when layer i is a group's maxpool the group's length: the maxpool's,
@@ -99,8 +112,9 @@ def relu_pool(relu, pool, x: np.ndarray) -> np.ndarray:
 
 
 #: the lean kernels keep a batch's columns from forward to backward up to this size
-#: (bytes); above it they make a sample's again in the backward (W4's 1.8 MB: 40 us
-#: against more to write out to memory and read back; a small batch's cost less kept)
+#: (bytes); above it they make a sample's again in the backward (W4's 2 MB, the row of
+#: ones included: 40 us against more to write out to memory and read back; a small
+#: batch's cost less kept)
 KEEP_COLS = 512 * 1024
 
 
@@ -120,34 +134,49 @@ def _lean_scratch(conv, pool, N: int, dtype) -> tuple:
     k, p, ws = conv.kernel, conv.padding, conv._ws
     shape = (N,) + tuple(pool.out_shape)
     arrays = (ws.get("lean_xp", (C, H + 2 * p, W + 2 * p), dtype),   # zero border
-              ws.get("lean_cols", (N if N * C * k * k * OH * OW * np.dtype(dtype).itemsize
-                                   <= KEEP_COLS else 1, C * k * k, OH * OW), dtype),
+              ws.get("lean_cols", (N if N * (C * k * k + 1) * OH * OW * np.dtype(dtype).itemsize
+                                   <= KEEP_COLS else 1, C * k * k + 1, OH * OW), dtype),
               *(ws.get(name, (F, OH, OW), dtype)
                 for name in ("lean_y", "lean_r", "lean_m", "lean_dp", "lean_dr")),
-              ws.get("dw_tmp", (F, C * k * k), dtype), ws.get("dcols", (C * k * k, OH * OW), dtype),
+              ws.get("dw_tmp", (F, C * k * k + 1), dtype),
+              ws.get("dcols", (C * k * k, OH * OW), dtype),
               ws.get("dx_none", (1, 1, 1, 1), dtype),
               pool._ws.get("y", shape, dtype), pool._ws.get("argmax", shape, np.int64))
     conv._lean = (key, arrays)
     return arrays
 
 
-def conv_relu_pool(conv, relu, pool, x: np.ndarray) -> np.ndarray:
+_ARANGE = np.arange(0)
+
+
+def _all_rows(n: int) -> np.ndarray:
+    """0, 1, ..., n - 1 (the rows of a batch that is its own data), kept."""
+    global _ARANGE
+    if _ARANGE.size < n:
+        _ARANGE = np.arange(max(n, 2 * _ARANGE.size), dtype=np.int64)
+    return _ARANGE[:n]
+
+
+def conv_relu_pool(conv, relu, pool, x: np.ndarray,
+                   rows: np.ndarray | None = None) -> np.ndarray:
     """conv.forward, relu.forward, pool.forward as one kernel, the lean one: one sample
     of the convolution's output, relu's output and mask at a time, their caches made on
-    demand (tuinn/engine/run/lazygroup.py)."""
+    demand (tuinn/engine/run/lazygroup.py). With `rows` (FusedStack.gathers said yes),
+    the batch is x[rows], read row by row by the kernel, and conv's cache["x"] is made
+    when read."""
     x = _check_input(conv, x)                                           # (N, C, H, W)
     w, b = conv.params["W"], conv.params["b"]
     if not (w.flags.c_contiguous and b.flags.c_contiguous):
         w, b = np.ascontiguousarray(w), np.ascontiguousarray(b)
-    xpn, colsn, ycn, yn, mn, *_, yp, argmax = _lean_scratch(conv, pool, x.shape[0], w.dtype)
-    K.conv_relu_maxpool_lean(x, conv.padding, w, b, conv.stride, xpn, colsn, ycn, yn, mn,
-                             pool.size, pool.stride, yp, argmax)
-    lazy_cache(conv)["x"] = x
-    pool_cache = lazy_cache(pool)
-    pool_cache["y"] = yp
-    pool_cache["argmax"] = argmax
-    record = GroupRecord(conv, relu, pool, x, w, b, argmax)
-    record.put_forward()
+    if rows is not None and not (rows.dtype == np.int64 and rows.flags.c_contiguous):
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+    n = x.shape[0] if rows is None else rows.shape[0]
+    xpn, colsn, ycn, yn, mn, *_, yp, argmax = _lean_scratch(conv, pool, n, w.dtype)
+    K.conv_relu_maxpool_lean(x, _all_rows(n) if rows is None else rows, conv.padding, w, b,
+                             conv.stride, xpn, colsn, ycn, yn, mn, pool.size, pool.stride, yp,
+                             argmax)
+    record = GroupRecord(conv, relu, pool, x, rows, w, b, argmax)
+    record.put_forward(yp, argmax)
     conv._lazy_record = relu._lazy_record = pool._lazy_record = record
     return yp
 
@@ -179,8 +208,9 @@ def pool_relu_conv_backward(pool, relu, conv, dy: np.ndarray,
     conv's dx, None when conv.need_dx is off or the conv is the network's `first`
     layer (run mode reads no dx there: its cache entry is made on demand)."""
     record = conv._lazy_record
-    x = record.x
-    dy = _check_grad(pool, dy, x.shape[0])              # not pool.cache["x"]: pending
+    x, rows = record.x, record.rows
+    n = x.shape[0] if rows is None else rows.shape[0]
+    dy = _check_grad(pool, dy, n)                       # not pool.cache["x"]: pending
     dtype = conv.dtype
     W = conv.params["W"]
     if conv.grads["W"].shape != W.shape or not conv.grads["W"].flags.c_contiguous:
@@ -188,7 +218,7 @@ def pool_relu_conv_backward(pool, relu, conv, dy: np.ndarray,
     w, dw, db = record.w, conv.grads["W"], conv.grads["b"]           # W as in forward
     if not (dw.dtype == dtype and db.dtype == dtype):
         raise ValueError("conv2d backward: dW/db must be arrays of the weights' dtype")
-    N, C, H, Wd = x.shape
+    N, (C, H, Wd) = n, x.shape[1:]
     p, ws = conv.padding, conv._ws
     (xpn, colsn, _, _, _, dxpn, dxrn, dw_tmp, dcols, dxpad, yp,
      argmax) = _lean_scratch(conv, pool, N, dtype)
@@ -197,7 +227,8 @@ def pool_relu_conv_backward(pool, relu, conv, dy: np.ndarray,
     if need_dx:
         dx = ws.get("dx", (N, C, H, Wd), dtype)
         dxpad = ws.get("dxp", (N, C, H + 2 * p, Wd + 2 * p), dtype) if p else dx
-    K.maxpool_relu_conv_backward_lean(dy, argmax, yp, pool.size, pool.stride, x, p, w,
+    K.maxpool_relu_conv_backward_lean(dy, argmax, yp, pool.size, pool.stride, x,
+                                      _all_rows(N) if rows is None else rows, p, w,
                                       conv.stride, need_dx, dw, db, dw_tmp, dcols, xpn, colsn,
                                       dxpn, dxrn, dxpad)
     if need_dx:

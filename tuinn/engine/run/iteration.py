@@ -4,7 +4,9 @@ The same arithmetic as the program's steps (every value bit for bit), with less 
 it: the batch's rows drawn once an epoch; the iteration's rng only for layers that draw
 from it; no dx for a first dense layer (nothing keeps it); for a chain of dense and
 elementwise layers, one fused kernel call for the batch, forward, loss and backward
-(and a plain SGD update; tuinn/engine/run/fastpath.py); else layer by layer; one optimizer
+(and a plain SGD update; tuinn/engine/run/fastpath.py); else layer by layer, where a
+first fused conv -> relu -> maxpool reads the batch's rows from the data set itself (no
+copy of the batch; FusedStack.gathers); one optimizer
 call for the packed parameters; and one copy of them for the time-travel snapshot.
 With frozen layers, their gradients are zeroed after the backward pass and the
 optimizer steps only the trainable parameters, one by one (tuinn/engine/frozen.py).
@@ -59,7 +61,12 @@ def train_iteration(prog) -> float:
                 for sub in prog._l2_layers[i]:
                     prog._add_l2_grads(sub)
     else:
-        loss = layer_by_layer(prog, it, prog.x.take(rows, axis=0), prog.y.take(rows, axis=0))
+        stack = fused_stack(prog)
+        if stack is not None and stack.gathers(prog.x):   # the first kernel reads the rows
+            loss = layer_by_layer(prog, it, prog.x, prog.y.take(rows, axis=0), rows)
+        else:
+            loss = layer_by_layer(prog, it, prog.x.take(rows, axis=0),
+                                  prog.y.take(rows, axis=0))
         if packed is not None and not packed.intact():
             packed.repack()
     if frozen:
@@ -74,15 +81,19 @@ def train_iteration(prog) -> float:
     return float(loss)
 
 
-def layer_by_layer(prog, it: int, xb: np.ndarray, yb: np.ndarray) -> float:
+def layer_by_layer(prog, it: int, xb: np.ndarray, yb: np.ndarray,
+                   rows: np.ndarray | None = None) -> float:
     """Forward, loss (recorded), backward with L2 gradients, layer by layer; returns
-    the loss."""
+    the loss. With `rows`, the batch is xb[rows] (a first fused conv -> relu -> maxpool
+    reads them itself: FusedStack.gathers)."""
     rng = prog.iteration_rng(it) if prog._needs_rng else None
     stack = fused_stack(prog)
     h = xb
     if stack is not None:
-        h = stack.forward(h, rng)              # conv -> relu -> maxpool as one kernel
+        h = stack.forward(h, rng, rows)        # conv -> relu -> maxpool as one kernel
     else:
+        if rows is not None:
+            h = xb.take(rows, axis=0)
         for layer in prog.layers:
             h = layer.forward(h, True, rng)
     loss = prog.loss.forward(h, yb) + prog.l2_value()

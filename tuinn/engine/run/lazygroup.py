@@ -20,7 +20,9 @@ again (layers/conv.py calls `settle_cache`), so a step after run mode never make
 from a buffer that step has overwritten; run mode's next iteration replaces them. A
 reader on another thread while the next iteration runs may see values mixed from both
 iterations, as it may with the layers' buffers, which are overwritten in place.
-A first conv2d's dx (nothing in run mode reads it) is made on demand too.
+A first conv2d's dx (nothing in run mode reads it) is made on demand too, and so is its
+cache["x"] when the kernel read the batch's rows straight from the data set (x[rows],
+gathered when read: `GroupRecord.batch`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ class LazyCache(dict):
         """cache[key] will be make() when first read."""
         dict.__setitem__(self, key, None)
         self._pending[key] = make
+
+    def put_lazy_many(self, makers: dict) -> None:
+        """put_lazy(key, make) for every key: make of `makers`, in two dict updates."""
+        dict.update(self, dict.fromkeys(makers))
+        self._pending.update(makers)
 
     def pending(self) -> list[str]:
         return list(self._pending)
@@ -143,18 +150,28 @@ class GroupRecord:
     """One iteration's inputs to a conv -> relu -> maxpool group, and what the layers
     would have cached, made on first read (then kept)."""
 
-    def __init__(self, conv, relu, pool, x, w, b, argmax):
+    def __init__(self, conv, relu, pool, x, rows, w, b, argmax):
         self.conv, self.relu, self.pool = conv, relu, pool
-        self.x, self.w, self.b = x, w.copy(), b.copy()     # W, b before the update
+        self.x, self.rows = x, rows                        # the batch: x, or x[rows]
+        self.w, self.b = w.copy(), b.copy()                # W, b before the update
         self.argmax = argmax                               # the pool's winners
         self.dy = None
         self.made: dict[str, np.ndarray] = {}
+
+    def batch(self) -> np.ndarray:
+        """The iteration's batch (N, C, H, W): x, or x[rows] gathered now."""
+        if self.rows is None:
+            return self.x
+        made = self.made
+        if "x" not in made:
+            made["x"] = self.x.take(self.rows, axis=0)
+        return made["x"]
 
     # ---------------------------------------------------------------- forward
     def forward_arrays(self) -> dict:
         made = self.made
         if "yc" not in made:
-            conv, x, w = self.conv, self.x, self.w
+            conv, x, w = self.conv, self.batch(), self.w
             N, C, H, W = x.shape
             F, _, k, _ = w.shape
             _, OH, OW = conv.out_shape
@@ -164,7 +181,7 @@ class GroupRecord:
                 _pad_into(x, p, xp)
             else:
                 xp = x
-            cols = np.empty((N, C * k * k, OH * OW), w.dtype)
+            cols = np.empty((N, C * k * k + 1, OH * OW), w.dtype)      # and ones
             yc = np.empty((N, F, OH, OW), w.dtype)
             conv2d_forward_kernel(xp, w, self.b, conv.stride, cols, yc)
             y, mask = np.empty_like(yc), np.empty_like(yc)
@@ -172,14 +189,29 @@ class GroupRecord:
             made.update(yc=yc, y=y, mask=mask, cols=cols)
         return made
 
-    def put_forward(self) -> None:
-        """The forward caches the lean kernel left out: conv y, relu mask and y, pool x."""
-        f = self.forward_arrays
-        lazy_cache(self.conv).put_lazy("y", lambda: f()["yc"])
-        relu = lazy_cache(self.relu)
-        relu.put_lazy("mask", lambda: f()["mask"])
-        relu.put_lazy("y", lambda: f()["y"])
-        lazy_cache(self.pool).put_lazy("x", lambda: f()["y"])
+    def _yc(self) -> np.ndarray:
+        return self.forward_arrays()["yc"]
+
+    def _mask(self) -> np.ndarray:
+        return self.forward_arrays()["mask"]
+
+    def _y(self) -> np.ndarray:
+        return self.forward_arrays()["y"]
+
+    def put_forward(self, yp: np.ndarray, argmax: np.ndarray) -> None:
+        """The caches after the lean forward: conv x (the batch, made when read if the
+        kernel gathered its rows), pool y and argmax (the kernel's), and the ones the
+        kernel left out, made when read: conv y, relu mask and y, pool x."""
+        conv, pool = lazy_cache(self.conv), lazy_cache(self.pool)
+        if self.rows is None:
+            conv["x"] = self.x
+            conv.put_lazy("y", self._yc)
+        else:
+            conv.put_lazy_many({"x": self.batch, "y": self._yc})
+        lazy_cache(self.relu).put_lazy_many({"mask": self._mask, "y": self._y})
+        pool["y"] = yp
+        pool["argmax"] = argmax
+        pool.put_lazy("x", self._y)
 
     # --------------------------------------------------------------- backward
     def backward_arrays(self) -> dict:
@@ -197,14 +229,14 @@ class GroupRecord:
         if "dx" not in made:
             conv, w = self.conv, self.w
             cols, dxr = self.forward_arrays()["cols"], self.backward_arrays()["dxr"]
-            N, C, H, W = self.x.shape
+            N, C, H, W = self.batch().shape
             F, _, k, _ = w.shape
             _, OH, OW = conv.out_shape
             p = conv.padding
             dw, db = np.empty_like(w), np.empty_like(self.b)
-            dw_tmp = np.empty((F, C * k * k), w.dtype)
+            dw_tmp = np.empty((F, C * k * k + 1), w.dtype)
             dcols = np.empty((C * k * k, OH * OW), w.dtype)
-            dx = np.empty(self.x.shape, w.dtype)
+            dx = np.empty((N, C, H, W), w.dtype)
             dxpad = np.empty((N, C, H + 2 * p, W + 2 * p), w.dtype) if p else dx
             conv2d_backward_kernel(dxr, w, cols, conv.stride, True, dw, db, dw_tmp, dcols, dxpad)
             if p:
@@ -216,12 +248,15 @@ class GroupRecord:
         """The backward caches left out: pool dx, conv dy (relu's dx) and, when the lean
         kernel skipped it (`dx_lazy`), conv dx."""
         self.dy = dy
-        b = self.backward_arrays
-        lazy_cache(self.pool).put_lazy("dx", lambda: b()["dxp"])
-        conv = lazy_cache(self.conv)
-        conv.put_lazy("dy", lambda: b()["dxr"])
-        if dx_lazy:
-            conv.put_lazy("dx", self.dx_array)
+        lazy_cache(self.pool).put_lazy("dx", self._dxp)
+        lazy_cache(self.conv).put_lazy_many({"dy": self._dxr, "dx": self.dx_array}
+                                            if dx_lazy else {"dy": self._dxr})
+
+    def _dxp(self) -> np.ndarray:
+        return self.backward_arrays()["dxp"]
+
+    def _dxr(self) -> np.ndarray:
+        return self.backward_arrays()["dxr"]
 
 
 def settle_cache(layer) -> None:
