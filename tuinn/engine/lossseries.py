@@ -224,13 +224,15 @@ class LossSeries:
     def _add(self, channel: int, iteration: int, value: float) -> None:
         while iteration // self.width >= self.size:
             self._merge()
-        if not np.isfinite(value):
+        if not math.isfinite(value):         # (math, not NumPy: every iteration calls this)
             return
         j = iteration // self.width
-        st = self._stats[channel]
-        st[0, j] = min(st[0, j], value)
-        st[1, j] = max(st[1, j], value)
-        st[2, j] += value
+        st = self._stats
+        if value < st[channel, 0, j]:
+            st[channel, 0, j] = value
+        if value > st[channel, 1, j]:
+            st[channel, 1, j] = value
+        st[channel, 2, j] += value
         self._count[channel, j] += 1
 
     def _replace(self, iteration: int, old: float, new: float) -> None:
