@@ -20,13 +20,19 @@ def session(name: str, edit=lambda text: text):
 
 def state(s):
     prog = s.program
+    history = [(h.iteration, T.SparseSnapshots.real(h)) for h in prog.history]
     return (prog.iteration, s.tick, {k: v.copy() for k, v in prog.params().items()},
-            [float(prog.losses[i]) for i in range(max(0, len(prog.losses) - 5), len(prog.losses))])
+            [float(prog.losses[i]) for i in range(max(0, len(prog.losses) - 5), len(prog.losses))]
+            + history)
 
 
-def run(s, keep: bool, epochs: int = 3):
+def run(s, sparse: bool, epochs: int = 3):
+    """Train; without `sparse`, as before: a full snapshot every iteration, History(1)."""
     try:
-        results = list(train(s, epochs, keep_history=keep))
+        with pytest.MonkeyPatch.context() as mp:
+            if not sparse:
+                mp.setattr(T, "SparseSnapshots", lambda prog: None)
+            results = list(train(s, epochs))
         return "done", [(r.loss, r.accuracy) for r in results], state(s)
     except NonFinite as bad:
         return bad.where, bad.iteration, state(s)
@@ -49,19 +55,19 @@ def test_a_nan_stops_where_it_would_with_every_snapshot(every, lr, batch, monkey
     edit = lambda t: (t.replace("lr = 0.5", f"lr = {lr}").replace('type = "tanh"', 'type = "relu"')
                       .replace("batch_size = 0", f"batch_size = {batch}")
                       .replace('type = "mse"', 'type = "mse"\nl2 = 0.0001'))
-    sparse = run(session("lr-too-large", edit), False, 30)
-    kept = run(session("lr-too-large", edit), True, 30)
+    sparse = run(session("lr-too-large", edit), True, 30)
+    kept = run(session("lr-too-large", edit), False, 30)
     assert sparse[0] != "done", "the run should blow up"
     same(sparse, kept)
 
 
 @pytest.mark.parametrize("name", ["cnn-bars", "lstm", "dropout"])
 def test_a_normal_run_ends_the_same(name):
-    a, b = run(session(name), False), run(session(name), True)
+    a, b = run(session(name), True), run(session(name), False)
     assert a[0] == b[0] == "done"
     same(a, b)
     s = session(name)
     list(train(s, 2))
     prog = s.program
-    assert len(prog.history) == 1 and prog.history[-1].iteration == prog.iteration - 1
+    assert len(prog.history) == 2 and prog.history[-1].iteration == prog.iteration - 1
     assert T.SparseSnapshots.real(prog.history[-1]) and T.SparseSnapshots.real(prog.start)

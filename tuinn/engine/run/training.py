@@ -99,44 +99,55 @@ SNAPSHOT_EVERY = 16
 
 class SparseSnapshots:
     """The per-iteration path's snapshots, every SNAPSHOT_EVERY iterations and at the
-    last iteration of each epoch (so an epoch ends as it always did: the history holds
-    that iteration's start, and `start` is real)."""
+    last two iterations of each epoch (so an epoch ends as it always did: the history
+    holds their starts, and `start` is real)."""
 
     def __init__(self, prog):
         self.prog = prog
         self.none = History(0)               # advance() then keeps no copy
-        self.saved = None                    # a real snapshot: where a replay starts
+        self.saved = None                    # the last real snapshot: a replay's start
+        self.older = None                    # the one before it
 
     @staticmethod
     def real(snap) -> bool:
         """False for the placeholder advance() leaves when it keeps no copy."""
         return snap is not None and (snap.optim is not None or len(snap.params) > 0)
 
-    def before(self, last: bool) -> None:
-        """Before train_iteration; `last`: the epoch's last iteration."""
+    def before(self, left: int) -> None:
+        """Before train_iteration; `left`: the epoch's iterations after this one. The
+        last two keep their starts, as a full history would (History(1) holds two)."""
         prog = self.prog
+        near_end = left <= 1
         due = self.saved is None or prog.iteration - self.saved.iteration >= SNAPSHOT_EVERY
-        if (due or last) and not self.real(prog.start):
+        if (due or near_end) and not self.real(prog.start):
             prog.start = prog._snapshot()
-        if self.real(prog.start):
-            self.saved = prog.start
-        prog.history = History(1) if last else self.none
+        if self.real(prog.start) and prog.start is not self.saved:
+            self.saved, self.older = prog.start, self.saved
+        if not near_end:
+            prog.history = self.none
+        elif prog.history is self.none:
+            prog.history = History(1)
 
     def replay(self, session) -> str | None:
-        """The iteration just run made a NaN or Inf: stand at its start with it in the
-        history (rerunning from the last snapshot if need be), then replay it step by
-        step to the step that made it (Session.goto_nonfinite)."""
+        """The iteration just run made a NaN or Inf: stand where a full history would
+        (its start and the one before in the history, rerun from the last snapshots if
+        need be: the same bits), then replay it step by step to the step that made it
+        (Session.goto_nonfinite)."""
         prog = self.prog
         bad = prog.iteration - 1
-        history = prog.history
-        if not (len(history) and history[-1].iteration == bad and self.real(history[-1])):
-            prog.restore(self.saved)
+        h = prog.history
+        if not (len(h) == 2 and h[-1].iteration == bad and all(map(self.real, h))):
+            first = max(0, bad - 1)              # the starts a full history would hold
+            snap = next((x for x in (self.saved, self.older)
+                         if x is not None and x.iteration <= first), self.saved)
+            prog.restore(snap)
             prog.history = self.none
-            while prog.iteration < bad:
+            while prog.iteration < first:
                 prog.train_iteration()
             prog.history = History(1)
             prog.start = prog._snapshot()
-            prog.train_iteration()
+            while prog.iteration <= bad:
+                prog.train_iteration()
         return session.goto_nonfinite()
 
 
@@ -176,7 +187,7 @@ def train(session, epochs: int | None = None,
                     continue         # else the next one makes a NaN: one by one, below
             left -= 1
             if sparse is not None:
-                sparse.before(last=not left)
+                sparse.before(left)
             loss = prog.train_iteration()
             total += loss
             if on_iteration:
