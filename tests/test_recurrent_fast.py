@@ -225,7 +225,7 @@ def test_adam_step_in_the_params_dtype(size, t, dtype, lr, seed):
 def test_projection_and_dwx_in_blocks_against_numpy(N, T, I, G, dtype, seed):
     """The input projection (row blocks of whole timesteps: the values of one product)
     and dWx (up to 4 partial products: within rounding of one), compiled and uncompiled
-    alike, for shapes on both sides of the block size (W3's N 16, T 32, I 8, G 256 too)."""
+    alike (the gradients within rounding: two BLAS libraries), for shapes on both sides of the block size (W3's N 16, T 32, I 8, G 256 too)."""
     from tuinn.engine.kernels.recurrent import SMALL_GEMM, _chunk_steps, _input_grads, _project
     if seed % 3 == 0:
         N, T, I, G = 16, 32, 8, 256
@@ -241,7 +241,7 @@ def test_projection_and_dwx_in_blocks_against_numpy(N, T, I, G, dtype, seed):
         fn(x, Wx, xt, xp)
         assert same(xt, xt0)
         runs.append(xp)
-    assert same(runs[0], runs[1])
+    np.testing.assert_allclose(runs[0], runs[1], **tol)     # two BLAS libraries (below)
     np.testing.assert_allclose(runs[0], (xt0.reshape(T * N, I) @ Wx).reshape(T, N, G), **tol)
     steps = _chunk_steps(N, T, I, G)
     assert 1 <= steps <= T and (steps == T or steps * N * I * G <= SMALL_GEMM)
@@ -251,8 +251,9 @@ def test_projection_and_dwx_in_blocks_against_numpy(N, T, I, G, dtype, seed):
                np.empty((I, G), dtype), np.empty(G, dtype)]
         fn(dA, Wx, xt0, True, *out)
         grads.append(out)
-    for a, b in zip(*grads):
-        assert same(a, b)
+    for a, b in zip(*grads):      # compiled: SciPy's OpenBLAS; uncompiled: NumPy's, which
+        assert a.dtype == b.dtype and a.shape == b.shape      # may round a big product
+        np.testing.assert_allclose(a, b, **tol)               # differently (CI found one)
     dxt, dx, dWx, db = grads[0]
     A2 = dA.reshape(T * N, G)
     np.testing.assert_allclose(dWx, xt0.reshape(T * N, I).T @ A2, **tol)
