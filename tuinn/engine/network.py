@@ -324,7 +324,7 @@ class NetworkProgram(Freezing, Evaluation):
         self.history.append(self.start)
         self.iteration += 1
         if run_mode and self.history.maxlen <= 1:
-            self.start = Snapshot(self.iteration, {}, None)
+            self.start = Snapshot(self.iteration, {}, None, nbytes=0)   # holds nothing
         else:
             self.start = self._snapshot(intact=run_mode)
 
