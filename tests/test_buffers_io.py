@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from tuinn.cli import app
+from test_params_io import cli
 from tuinn.engine.network import NetworkProgram
 from tuinn.engine.run.training import validate
 from tuinn.scenario.loader import load_scenario, load_text
@@ -53,11 +52,6 @@ lr = 0.05
 epochs = 3
 batch_size = 30
 """
-
-
-def cli(*argv):
-    r = CliRunner().invoke(app, [str(a) for a in argv])
-    return r.exit_code, r.stdout, r.stderr
 
 
 def scenario(tmp_path, params="", dtype="float64", name="bn.toml"):
