@@ -16,7 +16,7 @@ def engine_idle(app) -> bool:
     if screen is None:
         return False
     ctl = screen.controller
-    return screen.ready and not ctl.busy and ctl._queue.empty() and not ctl.running
+    return screen.ready and not ctl.busy and not ctl.running
 
 
 async def settle(pilot, timeout: float = 180.0) -> None:
@@ -51,6 +51,19 @@ def svg_to_text(svg: str, width: int, height: int) -> str:
     return "\n".join("".join(r).rstrip() for r in rows) + "\n"
 
 
+async def steady_screenshot(pilot, tries: int = 20) -> str:
+    """The screen once two exports a moment apart agree: a change's layout can take a
+    few idle cycles after its repaint (a panel resized, then its drawing refitted)."""
+    svg = pilot.app.export_screenshot()
+    for _ in range(tries):
+        await pilot.pause(0.02)
+        again = pilot.app.export_screenshot()
+        if again == svg:
+            break
+        svg = again
+    return svg
+
+
 def check_keys(keys: list[str]) -> None:
     """Reject key names Textual does not know (it would ignore them silently)."""
     from textual.keys import Keys, format_key, key_to_character
@@ -73,6 +86,6 @@ def snapshot(app, keys: list[str], size: tuple[int, int], timeout: float = 60.0)
     async def run() -> None:
         async with app.run_test(size=size) as pilot:
             await press(pilot, *keys, timeout=timeout)
-            result["svg"] = app.export_screenshot()
+            result["svg"] = await steady_screenshot(pilot)
     asyncio.run(run())
     return result["svg"]

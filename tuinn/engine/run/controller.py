@@ -57,7 +57,8 @@ class Controller:
         self._queue: queue.Queue = queue.Queue()
         self._pause = threading.Event()
         self.running = False
-        self.busy = False
+        self._outstanding = 0                    # commands queued or running
+        self._count = threading.Lock()
         #: set when run mode may start: cleared while the kernels compile in the
         #: background (tuinn/engine/warmup.py), as run mode needs the compiled path
         self.compiled = threading.Event()
@@ -77,7 +78,18 @@ class Controller:
         the kernels' compile as run mode does (`compiled`, tuinn/engine/warmup.py)."""
         if compiled:
             fn = self._after_compile(fn)
-        self._queue.put((fn, event))
+        self._put((fn, event))
+
+    def _put(self, item) -> None:
+        with self._count:
+            self._outstanding += 1
+        self._queue.put(item)
+
+    @property
+    def busy(self) -> bool:
+        """A command is queued or running (counted from submit to its end, so there is
+        no moment between the queue and the thread when neither shows it)."""
+        return self._outstanding > 0
 
     def _after_compile(self, fn):
         def run(session: Session):
@@ -95,7 +107,7 @@ class Controller:
         if not self.running:
             self._pause.clear()
             self.running = True
-            self._queue.put((self._run_mode, None))
+            self._put((self._run_mode, None))
 
     def pause(self) -> None:
         self._pause.set()
@@ -107,15 +119,14 @@ class Controller:
     def stepping(self) -> bool:
         """A user's command is running or queued (not run mode, nor one that waits for
         the compile: the warm-up gives way to this)."""
-        return ((self.busy or not self._queue.empty()) and not self.running
-                and not self.waiting_for_compile)
+        return self.busy and not self.running and not self.waiting_for_compile
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until every submitted command has finished (tests, headless use)."""
         deadline = time.monotonic() + timeout
-        while (self.busy or not self._queue.empty() or self.running) and time.monotonic() < deadline:
+        while (self.busy or self.running) and time.monotonic() < deadline:
             time.sleep(0.005)
-        return not (self.busy or not self._queue.empty() or self.running)
+        return not (self.busy or self.running)
 
     # ------------------------------------------------------------------ thread
     def _loop(self) -> None:
@@ -124,7 +135,6 @@ class Controller:
             if item is None:
                 return
             fn, event = item
-            self.busy = True
             try:
                 result = fn(self.session)
                 if event is not None:
@@ -134,7 +144,8 @@ class Controller:
                 self.running = False
                 self.on_change(err)
             finally:
-                self.busy = False
+                with self._count:
+                    self._outstanding -= 1
 
     def _throttle(self) -> None:
         """At a set speed, wait out the rest of this iteration's time slot (woken at
