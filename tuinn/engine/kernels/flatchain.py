@@ -120,9 +120,10 @@ def _make_passes():
             h, ho = a, yo
             l += 1
 
-    def flat_backward(xf, w, g, a, table, doutf, n, wt):
-        """Every layer's backward pass from doutf (N * O,), as chain_backward (no dx for
-        the first layer); wt: scratch for a small W's transposed copy."""
+    def flat_backward(xf, w, g, a, table, doutf, n, wt, dx0):
+        """Every layer's backward pass from doutf (N * O,), as chain_backward (a first
+        dense layer's dx only with `dx0`: a layer before the chain takes it, as in
+        kernels/convchain.py); wt: scratch for a small W's transposed copy."""
         d, do = doutf, 0                                     # d loss / d output at d[do:]
         l = table.shape[0] - 1
         db_done = False                                      # the bias gradient is in g
@@ -140,8 +141,10 @@ def _make_passes():
                 db_done = False
                 if l == 0:                                   # dW = x.T @ d (I, O)
                     mm(1, 0, fi, n, fo, xf, 0, d, do, g, wo)
-                    return
-                mm(1, 0, fi, n, fo, a, table[l - 1, 5], d, do, g, wo)
+                    if not dx0:
+                        return
+                else:
+                    mm(1, 0, fi, n, fo, a, table[l - 1, 5], d, do, g, wo)
                 dxo = table[l, 7]
                 if fi <= SMALL_FAN_IN and fi * fo <= SMALL_WEIGHTS:   # dense_dx
                     W = w[wo:wo + fi * fo]                   # (I * O,)
@@ -199,7 +202,7 @@ def _ov_flat_forward(xf, w, a, table, slopes, n, full):
 
 
 @overload(_flat_backward, inline="always")
-def _ov_flat_backward(xf, w, g, a, table, doutf, n, wt):
+def _ov_flat_backward(xf, w, g, a, table, doutf, n, wt, dx0):
     return _flat_backward
 
 
@@ -265,7 +268,7 @@ def _make_epoch(digest: str):
             losses[b] = value
             if bad[0] >= 0:
                 return b
-            _flat_backward(xf, w, g, a, table, doutf, n, wt)
+            _flat_backward(xf, w, g, a, table, doutf, n, wt, False)
             if not abs(value) < math.inf:
                 return b
             correct[0] += _count_classes(out, target)
@@ -306,7 +309,7 @@ def _make_epoch(digest: str):
             else:
                 value = _bce(out, target, dout)
             losses[b] = value
-            _flat_backward(xf, w, g, a, table, doutf, n, wt)
+            _flat_backward(xf, w, g, a, table, doutf, n, wt, False)
             if not abs(value) < math.inf:
                 return b
             if loss_kind == BCE:

@@ -33,6 +33,7 @@ import numpy as np
 from tuinn.engine.kernels import chain as K
 from tuinn.engine.network import Snapshot
 from tuinn.engine.optim import _FlatSnapshot
+from tuinn.engine.run.convbulk import conv_plan, conv_supported
 from tuinn.engine.run.packed import ParamsView
 
 
@@ -53,7 +54,7 @@ def bulk_supported(prog) -> bool:
     """True when `tuinn train` may run this program's iterations in bulk: a chain plan,
     no L2, nothing frozen, and a history of at most two snapshots (the headless one);
     else iteration by iteration."""
-    return bool(prog._plans is not None and prog.packed is not None
+    return bool((prog._plans is not None or conv_supported(prog)) and prog.packed is not None
                 and prog.optimizer.type in K.OPTIMIZERS and not prog.spec.network.loss.l2
                 and not prog.frozen and prog.history.maxlen <= 2)
 
@@ -133,7 +134,10 @@ def run_chunk(prog, limit: int) -> Chunk | None:
         count = 1                                       # the smaller last batch
     if count < MIN_CHUNK:
         return None
-    plan = prog._plans.get(prog.x, prog.y, n)
+    if prog._plans is not None:
+        plan = prog._plans.get(prog.x, prog.y, n)
+    else:
+        plan = conv_plan(prog, n)                       # a CNN (run/convbulk.py)
     if plan is None:
         return None
     order = prog._order[1]                              # (M,) the epoch's row order
@@ -142,7 +146,7 @@ def run_chunk(prog, limit: int) -> Chunk | None:
     base, base_state = w.copy(), state.copy()           # at the start, for a NaN
     losses = np.empty(count)
     correct = np.zeros(1, np.int64)
-    args = (prog.x, prog.y, order, b * bs) + plan.args + state.args()
+    args = plan.epoch_args(prog.x, prog.y, order, b * bs) + state.args()
     done = plan.epoch_kernel(*args, losses, *state.snapshots(), correct)
     stopped = done < count
     if stopped:                                         # a NaN/Inf at iteration it + done
@@ -153,10 +157,10 @@ def run_chunk(prog, limit: int) -> Chunk | None:
         if done:                                        # the same bits again
             plan.epoch_kernel(*args, losses, *state.snapshots(), correct)
         else:
-            plan.bind(np.nan)
+            plan.bind(np.nan, 0)
             return Chunk(losses, 0, 0, True)
     last = float(losses[-1])
-    plan.bind(last)
+    plan.bind(last, done)
     prog.last_batch = (plan.out, plan.target)           # the epoch's running accuracy
     if it == len(prog.losses):
         prog.losses.extend(losses)

@@ -151,9 +151,14 @@ class ChainPlan:
             value = self.kernel(X, Y, rows, *self.args, True, float(sgd_lr))
         return self.bind(value)
 
-    def bind(self, value: float) -> float:
+    def epoch_args(self, X: np.ndarray, Y: np.ndarray, order: np.ndarray, start: int) -> tuple:
+        """The epoch kernel's arguments before the optimizer's (bulk.py)."""
+        return (X, Y, order, start) + self.args
+
+    def bind(self, value: float, done: int = 1) -> float:
         """Point the layers' and the loss's caches at this plan's buffers, as the last
-        batch run left them, with `value` its loss; returns it as a float."""
+        batch run left them, with `value` its loss; returns it as a float (`done`: the
+        iterations the call ran, as ConvChainPlan.bind takes it)."""
         loss = self.loss
         for cache, key, array in self.bindings:
             cache[key] = array
