@@ -14,6 +14,7 @@ import pytest
 
 from test_bulk import epoch_kernel_args
 from test_convbulk import conv_epoch_kernel_args
+from test_recbulk import lstm_epoch_kernel_args
 from uncompiled_run import bundled, record
 
 HERE = Path(__file__).resolve().parent
@@ -109,6 +110,8 @@ def _explicit(rng):
         "epoch_classes": lambda: epoch_kernel_args("softmax_ce", "adam"),
         "epoch_values": lambda: epoch_kernel_args("bce", "momentum"),
         "epoch_conv_classes": lambda: conv_epoch_kernel_args("momentum"),
+        "epoch_lstm_classes": lambda: lstm_epoch_kernel_args("hinge", "rmsprop"),
+        "epoch_lstm_values": lambda: lstm_epoch_kernel_args("bce", "adam"),
         "optimizer_step_finite": lambda: (3, np.array([0.01, 0.9, 0.99, 0.9, 0.999, 1e-8]),
                                           f(12), f(12), f(12) * 0.1, np.abs(f(12)),
                                           np.array([1, 3], dtype=np.int64), counts),

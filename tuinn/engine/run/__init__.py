@@ -14,11 +14,14 @@
   call (kernels/flatchain.py's epoch kernels), the program brought up to date after.
 - convbulk.py: ConvChainPlan, the same for a small CNN (a first conv -> relu -> maxpool,
   flatten, a dense chain: kernels/convchain.py).
+- recbulk.py: LSTMChainPlan, the same for a first lstm with a dense head
+  (kernels/recchain.py).
 - packed.py: PackedParams, every parameter and gradient in two flat buffers (one
   optimizer call, one copy per snapshot).
 - training.py: train, `tuinn train`'s epochs with running metrics and validation.
 - gan_training.py: train_gan, `tuinn train`'s epochs of a gan (D and G losses).
 
 Every fused path is checked against the step-by-step path (tests/test_fastpath.py,
-tests/test_fused.py, tests/test_bulk.py, tests/test_convbulk.py).
+tests/test_fused.py, tests/test_bulk.py, tests/test_convbulk.py,
+tests/test_recbulk.py).
 """

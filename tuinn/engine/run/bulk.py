@@ -35,6 +35,7 @@ from tuinn.engine.network import Snapshot
 from tuinn.engine.optim import _FlatSnapshot
 from tuinn.engine.run.convbulk import conv_plan, conv_supported
 from tuinn.engine.run.packed import ParamsView
+from tuinn.engine.run.recbulk import lstm_plan, lstm_supported
 
 
 #: fewer iterations than this go one by one: a call and its bookkeeping cost more than
@@ -54,7 +55,8 @@ def bulk_supported(prog) -> bool:
     """True when `tuinn train` may run this program's iterations in bulk: a chain plan,
     no L2, nothing frozen, and a history of at most two snapshots (the headless one);
     else iteration by iteration."""
-    return bool((prog._plans is not None or conv_supported(prog)) and prog.packed is not None
+    return bool((prog._plans is not None or conv_supported(prog) or lstm_supported(prog))
+                and prog.packed is not None
                 and prog.optimizer.type in K.OPTIMIZERS and not prog.spec.network.loss.l2
                 and not prog.frozen and prog.history.maxlen <= 2)
 
@@ -136,8 +138,8 @@ def run_chunk(prog, limit: int) -> Chunk | None:
         return None
     if prog._plans is not None:
         plan = prog._plans.get(prog.x, prog.y, n)
-    else:
-        plan = conv_plan(prog, n)                       # a CNN (run/convbulk.py)
+    else:                                               # run/convbulk.py, run/recbulk.py
+        plan = conv_plan(prog, n) or lstm_plan(prog, n)
     if plan is None:
         return None
     order = prog._order[1]                              # (M,) the epoch's row order
