@@ -1,4 +1,10 @@
-"""Provides `run_chunk`: `tuinn train`'s iterations of a dense chain, many in one kernel call.
+"""Provides `run_chunk`: `tuinn train`'s iterations of a network, many in one kernel call.
+
+Three shapes of network have an epoch kernel: a dense chain (below), a CNN that starts
+with conv2d -> relu -> maxpool and flattens into a dense chain (run/convbulk.py), an
+LSTM with a dense head (run/recbulk.py); each plan gives the kernel's arguments
+(`epoch_args`) and leaves the caches as after the last iteration (`bind`), and what
+follows holds for all three.
 
 `train_iteration` runs one iteration per call; for W1-sized networks (a 2-16-16-3 MLP)
 the Python around the fused kernel (argument unboxing, the time-travel snapshot, the
@@ -52,9 +58,9 @@ class Chunk:
 
 
 def bulk_supported(prog) -> bool:
-    """True when `tuinn train` may run this program's iterations in bulk: a chain plan,
-    no L2, nothing frozen, and a history of at most two snapshots (the headless one);
-    else iteration by iteration."""
+    """True when `tuinn train` may run this program's iterations in bulk: a chain plan
+    (or a CNN's or an LSTM's), no L2, nothing frozen, and a history of at most two
+    snapshots (the headless one); else iteration by iteration."""
     return bool((prog._plans is not None or conv_supported(prog) or lstm_supported(prog))
                 and prog.packed is not None
                 and prog.optimizer.type in K.OPTIMIZERS and not prog.spec.network.loss.l2
