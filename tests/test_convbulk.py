@@ -12,7 +12,7 @@ import copy
 import numpy as np
 import pytest
 
-from test_bulk import both, everything, same_results, session, stop
+from test_bulk import both, everything, recording_chunks, same_results, session, stops_alike
 from test_conv_lean import CONV_FIRST
 from test_fastpath import assert_same
 from test_fused import scenario
@@ -65,12 +65,7 @@ def test_cnn_bulk_mid_epoch_any_history_and_batch(history, before, batch, min_ch
 
 def test_the_cnn_bulk_path_runs_its_kernel():
     s = session(cnn())
-    chunks = []
-    real = training.run_chunk
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(training, "run_chunk",
-                   lambda prog, left: chunks.append(real(prog, left)) or chunks[-1])
-        list(training.train(s, 2))
+    _, chunks = recording_chunks(s, lambda s: list(training.train(s, 2)))
     assert [c.losses.size for c in chunks if c is not None] == [2, 2]   # 16 + 16, then 13
     assert s.program.__dict__["_conv_plans"][16].n == 16
 
@@ -84,20 +79,7 @@ def test_a_nan_mid_epoch_stops_where_and_as_one_by_one_does():
         s.program.batch_rows(0)                                  # the epoch's order
         row = s.program._order[1][2 * 9 + 4]
         s.program.x[row, 0, 3, 3] = np.nan
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(training, "bulk_supported", lambda prog: False)
-        want = stop(slow)
-    assert want.iteration == 2
-    chunks = []
-    real = training.run_chunk
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(training, "run_chunk",
-                   lambda prog, left: chunks.append(real(prog, left)) or chunks[-1])
-        got = stop(fast)
-    assert chunks[-1] is not None and chunks[-1].stopped    # the kernel stopped, rolled back
-    assert (got.iteration, got.where) == (want.iteration, want.where)
-    assert (fast.tick, fast.position.step.index) == (slow.tick, slow.position.step.index)
-    assert_same(everything(fast), everything(slow))
+    assert stops_alike(fast, slow) == 2
 
 
 @pytest.mark.parametrize("change", ["dropout", "no-flatten-first", "avgpool", "l2", "fortran"])
@@ -116,6 +98,16 @@ def test_networks_it_cannot_run_train_one_by_one(change):
     if change == "fortran":
         prog.x = np.asfortranarray(prog.x)
     assert not training.bulk_supported(prog) or conv_plan(prog, 16) is None
+
+
+def test_a_plan_is_made_again_for_new_data():
+    prog = session(cnn()).program
+    plan = conv_plan(prog, 16)
+    assert plan is not None and conv_plan(prog, 16) is plan         # kept
+    prog.x = prog.x.copy()
+    assert conv_plan(prog, 16) not in (None, plan)                  # checked, made anew
+    prog.x = np.asfortranarray(prog.x)                              # the kernel cannot
+    assert conv_plan(prog, 16) is None                              # gather from it
 
 
 def conv_epoch_kernel_args(optim: str = "adam") -> tuple:

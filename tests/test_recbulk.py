@@ -15,7 +15,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from test_bulk import both, everything, same_results, stop
+from test_bulk import both, everything, recording_chunks, same_results, stops_alike
 from test_fastpath import assert_same
 from tuinn.engine.build import build_session
 from tuinn.engine.kernels.recchain import epoch_lstm_classes, epoch_lstm_values
@@ -106,12 +106,7 @@ def test_lstm_bulk_mid_epoch_and_batch_sizes(before, batch, min_chunk, monkeypat
 
 def test_the_lstm_bulk_path_runs_its_kernel():
     s = session(lstm("mse"))
-    chunks = []
-    real = training.run_chunk
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(training, "run_chunk",
-                   lambda prog, left: chunks.append(real(prog, left)) or chunks[-1])
-        list(training.train(s, 2))
+    _, chunks = recording_chunks(s, lambda s: list(training.train(s, 2)))
     # the first iteration one by one (adam's state starts), then 3 of 8 (a last one of 5:
     # a call of its own is fewer than MIN_CHUNK), then 4 of 8
     assert [c.losses.size for c in chunks if c is not None] == [3, 4]
@@ -124,20 +119,7 @@ def test_a_nan_mid_epoch_stops_where_and_as_one_by_one_does():
     for s in (fast, slow):                       # a NaN in the batch of iteration 2
         s.program.batch_rows(0)
         s.program.x[s.program._order[1][2 * 8 + 3], 2, 1] = np.nan
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(training, "bulk_supported", lambda prog: False)
-        want = stop(slow)
-    assert want.iteration == 2
-    chunks = []
-    real = training.run_chunk
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(training, "run_chunk",
-                   lambda prog, left: chunks.append(real(prog, left)) or chunks[-1])
-        got = stop(fast)
-    assert chunks[-1] is not None and chunks[-1].stopped    # the kernel stopped, rolled back
-    assert (got.iteration, got.where) == (want.iteration, want.where)
-    assert (fast.tick, fast.position.step.index) == (slow.tick, slow.position.step.index)
-    assert_same(everything(fast), everything(slow))
+    assert stops_alike(fast, slow) == 2
 
 
 @pytest.mark.parametrize("extra", ['bidirectional = true\n', 'return_sequences = true\n',

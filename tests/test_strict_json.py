@@ -112,6 +112,7 @@ def test_no_numpy_warnings_when_training_diverges():
     assert "stopped:" in r.stderr
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")   # NaN and Inf are values, not warnings
 def test_exported_trace_file_is_strict(tmp_path, log_zero):
     """The app's trace export (`O`) writes the same strict JSON Lines."""
     from tuinn.engine.build import open_session
@@ -119,5 +120,6 @@ def test_exported_trace_file_is_strict(tmp_path, log_zero):
     from tuinn.engine.trace import pass_events
     _, session = open_session(str(log_zero))
     path = save_events(pass_events(session), str(tmp_path / "t.jsonl"))
-    events = [strict_loads(line) for line in open(path, encoding="utf-8")]
+    with open(path, encoding="utf-8") as f:
+        events = [strict_loads(line) for line in f]
     assert events[-1]["values"]["a"] == "-inf" and events[-1]["output"] == "nan"

@@ -161,7 +161,8 @@ def backward(op: str, args: list[np.ndarray], out: np.ndarray | None,
         matmul_bwd(mm.a, mm.b, mm.ia, mm.ib, up3, da, db)
         return [da.reshape(a.shape), db.reshape(b.shape)]
     locs = local_grads(op, arrays, y, const)
-    return [unbroadcast(up * loc, arg.shape) for arg, loc in zip(arrays, locs)]
+    with np.errstate(all="ignore"):            # inf * 0 is nan, as in the kernels: no warning
+        return [unbroadcast(up * loc, arg.shape) for arg, loc in zip(arrays, locs)]
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -24,9 +24,9 @@ import os
 from tuinn.engine.jit import kernel
 from tuinn.engine.kernels import fused as _fused
 from tuinn.engine.kernels import flatchain as _flatchain
-from tuinn.engine.kernels.chain import SOFTMAX_CE, keep_start
-from tuinn.engine.kernels.flatchain import (_count_classes, _flat_backward, _flat_forward,
-                                            _hinge, _scratch, _softmax_ce, _step)
+from tuinn.engine.kernels.chain import keep_start
+from tuinn.engine.kernels.flatchain import (_classes_loss, _count_classes, _flat_backward,
+                                            _flat_forward, _output, _scratch, _step)
 from tuinn.engine.kernels.fused import (conv_relu_maxpool_lean,
                                         maxpool_relu_conv_backward_lean)
 
@@ -62,9 +62,7 @@ def _make(digest: str):
         conv_gw = g[wo:wo + last_w.size].reshape(last_w.shape)
         conv_b, conv_gb = w[bo:bo + last_b.size], g[bo:bo + last_b.size]
         count = losses.size
-        last = table.shape[0] - 1
-        yo, fo = table[last, 5], table[last, 2]
-        out = a[yo:yo + n * fo].reshape(n, fo)               # (N, C) the batch's scores
+        out = _output(a, table, n)                           # (N, C) the batch's scores
         xf = yp.reshape(yp.size)                             # the chain's input (N * I,)
         dxo = table[0, 7]
         dpool = a[dxo:dxo + yp.size].reshape(yp.shape)       # its gradient (N, F, PH, PW)
@@ -82,10 +80,7 @@ def _make(digest: str):
             for i in range(n):
                 target[i] = Y[rows[i]]                       # (N,) <- (M,)
             _flat_forward(xf, w, a, table, slopes, n, b == count - 1)
-            if loss_kind == SOFTMAX_CE:
-                value = _softmax_ce(out, target, probs, dout, bad)
-            else:
-                value = _hinge(out, target, margin, dout, bad)
+            value = _classes_loss(out, target, loss_kind, margin, probs, dout, bad)
             losses[b] = value
             if bad[0] >= 0:
                 return b

@@ -226,6 +226,31 @@ def _scratch(w, table):
     return np.empty(size, w.dtype)
 
 
+def _output(a, table, n):
+    """The chain's output (N, O): its last layer's in a."""
+    last = table.shape[0] - 1
+    yo, fo = table[last, 5], table[last, 2]
+    return a[yo:yo + n * fo].reshape(n, fo)
+
+
+def _classes_loss(out, target, loss_kind, margin, probs, dout, bad):
+    """softmax_ce or hinge of the batch's scores (the loss kernels' own Python)."""
+    if loss_kind == SOFTMAX_CE:
+        return _softmax_ce(out, target, probs, dout, bad)
+    return _hinge(out, target, margin, dout, bad)
+
+
+def _values_loss(out, target, loss_kind, dout):
+    """mse or bce of the batch's output."""
+    if loss_kind == MSE:
+        return _mse(out, target, dout)
+    return _bce(out, target, dout)
+
+
+_output, _classes_loss, _values_loss = (register_jitable(inline="always")(f)
+                                        for f in (_output, _classes_loss, _values_loss))
+
+
 def _make_epoch(digest: str):
     # the kernels below reach the ones above as globals (a closure over a dispatcher
     # would not give a stable cache key)
@@ -245,9 +270,7 @@ def _make_epoch(digest: str):
         digest
         n, cols = x.shape
         count = losses.size
-        last = table.shape[0] - 1
-        yo, fo = table[last, 5], table[last, 2]
-        out = a[yo:yo + n * fo].reshape(n, fo)               # (N, C) the batch's scores
+        out = _output(a, table, n)                           # (N, C) the batch's scores
         xf = x.reshape(x.size)                               # (N * I,)
         doutf = dout.reshape(dout.size)                      # (N * C,)
         wt = _scratch(w, table)
@@ -261,10 +284,7 @@ def _make_epoch(digest: str):
                     xf[i * cols + j] = X[r, j]               # (N, I) <- (M, I)
                 target[i] = Y[r]                             # (N,) <- (M,)
             _flat_forward(xf, w, a, table, slopes, n, b == count - 1)
-            if loss_kind == SOFTMAX_CE:
-                value = _softmax_ce(out, target, probs, dout, bad)
-            else:
-                value = _hinge(out, target, margin, dout, bad)
+            value = _classes_loss(out, target, loss_kind, margin, probs, dout, bad)
             losses[b] = value
             if bad[0] >= 0:
                 return b
@@ -285,10 +305,9 @@ def _make_epoch(digest: str):
         digest
         n, cols = x.shape
         count = losses.size
-        last = table.shape[0] - 1
-        yo, fo = table[last, 5], table[last, 2]
-        out = a[yo:yo + n * fo].reshape(n, fo)               # (N, O) the batch's output
-        outf = a[yo:yo + n * fo]                             # (N * O,)
+        out = _output(a, table, n)                           # (N, O) the batch's output
+        fo = out.shape[1]
+        outf = out.reshape(out.size)                         # (N * O,)
         xf = x.reshape(x.size)
         tf = target.reshape(target.size)                     # (N * O,)
         doutf = dout.reshape(dout.size)
@@ -304,10 +323,7 @@ def _make_epoch(digest: str):
                 for j in range(fo):
                     tf[i * fo + j] = Y[r, j]                 # (N, O) <- (M, O)
             _flat_forward(xf, w, a, table, slopes, n, b == count - 1)
-            if loss_kind == MSE:
-                value = _mse(out, target, dout)
-            else:
-                value = _bce(out, target, dout)
+            value = _values_loss(out, target, loss_kind, dout)
             losses[b] = value
             _flat_backward(xf, w, g, a, table, doutf, n, wt, False)
             if not abs(value) < math.inf:

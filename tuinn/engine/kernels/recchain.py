@@ -26,10 +26,10 @@ from numba.extending import register_jitable
 from tuinn.engine.jit import kernel
 from tuinn.engine.kernels import flatchain as _flatchain
 from tuinn.engine.kernels import recurrent as _recurrent
-from tuinn.engine.kernels.chain import BCE, MSE, SOFTMAX_CE, keep_start
-from tuinn.engine.kernels.flatchain import (_bce, _count_binary, _count_classes,
-                                            _flat_backward, _flat_forward, _hinge, _mse,
-                                            _scratch, _softmax_ce, _step)
+from tuinn.engine.kernels.chain import BCE, keep_start
+from tuinn.engine.kernels.flatchain import (_classes_loss, _count_binary, _count_classes,
+                                            _flat_backward, _flat_forward, _output, _scratch,
+                                            _step, _values_loss)
 from tuinn.engine.kernels.recurrent import lstm_backward_kernel, lstm_forward_kernel
 
 
@@ -83,9 +83,7 @@ def _make(digest: str):
         digest
         n = y.shape[0]
         count = losses.size
-        last = table.shape[0] - 1
-        yo, fo = table[last, 5], table[last, 2]
-        out = a[yo:yo + n * fo].reshape(n, fo)               # (N, C) the batch's scores
+        out = _output(a, table, n)                           # (N, C) the batch's scores
         xf = y.reshape(y.size)                               # the chain's input (N * H,)
         doutf = dout.reshape(dout.size)
         wt = _scratch(w, table)
@@ -97,10 +95,7 @@ def _make(digest: str):
             for i in range(n):
                 target[i] = Y[rows[i]]                       # (N,) <- (M,)
             _flat_forward(xf, w, a, table, slopes, n, b == count - 1)
-            if loss_kind == SOFTMAX_CE:
-                value = _softmax_ce(out, target, probs, dout, bad)
-            else:
-                value = _hinge(out, target, margin, dout, bad)
+            value = _classes_loss(out, target, loss_kind, margin, probs, dout, bad)
             losses[b] = value
             if bad[0] >= 0:
                 return b
@@ -124,10 +119,9 @@ def _make(digest: str):
         digest
         n = y.shape[0]
         count = losses.size
-        last = table.shape[0] - 1
-        yo, fo = table[last, 5], table[last, 2]
-        out = a[yo:yo + n * fo].reshape(n, fo)               # (N, O) the batch's output
-        outf = a[yo:yo + n * fo]
+        out = _output(a, table, n)                           # (N, O) the batch's output
+        fo = out.shape[1]
+        outf = out.reshape(out.size)
         xf = y.reshape(y.size)
         tf = target.reshape(target.size)                     # (N * O,)
         doutf = dout.reshape(dout.size)
@@ -141,10 +135,7 @@ def _make(digest: str):
                 for j in range(fo):
                     tf[i * fo + j] = Y[rows[i], j]           # (N, O) <- (M, O)
             _flat_forward(xf, w, a, table, slopes, n, b == count - 1)
-            if loss_kind == MSE:
-                value = _mse(out, target, dout)
-            else:
-                value = _bce(out, target, dout)
+            value = _values_loss(out, target, loss_kind, dout)
             losses[b] = value
             _flat_backward(xf, w, g, a, table, doutf, n, wt, True)
             _lstm_backward(dims, w, g, table[0, 7], a, xt, gates, cs, hs, tc, dh, dc, dA,

@@ -17,7 +17,7 @@ import numpy as np
 
 from tuinn.engine.kernels import chain as K
 from tuinn.engine.kernels.convchain import epoch_conv_classes
-from tuinn.engine.run.fastpath import ChainPlan, chain_supported
+from tuinn.engine.run.fastpath import ChainPlan, chain_supported, kept_plan
 from tuinn.engine.run.fusedstack import CONV_RELU_POOL, _lean_scratch
 from tuinn.engine.run.lazygroup import GroupRecord
 
@@ -43,13 +43,7 @@ def conv_supported(prog) -> bool:
 def conv_plan(prog, n: int) -> "ConvChainPlan | None":
     """The program's plan for batches of n rows (made on first use), or None when it
     cannot run them."""
-    plans = prog.__dict__.setdefault("_conv_plans", {})
-    plan = plans.get(n)
-    if plan is None or plan.layers is not prog.layers or plan.packed is not prog.packed:
-        if not conv_supported(prog):
-            return None
-        plan = plans[n] = ConvChainPlan(prog, n)
-    return plan
+    return kept_plan(prog, n, "_conv_plans", conv_supported, ConvChainPlan)
 
 
 class ConvChainPlan:

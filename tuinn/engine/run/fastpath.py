@@ -29,6 +29,21 @@ def chain_supported(layers, loss, packed) -> bool:
                         for layer in layers))
 
 
+def kept_plan(prog, n: int, name: str, supported, make):
+    """The program's plan for batches of n rows, kept in prog.<name> by batch size: made
+    by make(prog, n) on first use, and again for new layers, parameters or data, while
+    supported(prog) holds; else None."""
+    plans = prog.__dict__.setdefault(name, {})
+    plan = plans.get(n)
+    if (plan is None or plan.layers is not prog.layers or plan.packed is not prog.packed
+            or plan.data[0] is not prog.x or plan.data[1] is not prog.y):
+        if not supported(prog):
+            return None
+        plan = plans[n] = make(prog, n)
+        plan.data = (prog.x, prog.y)                 # the arrays supported() checked
+    return plan
+
+
 class ChainPlans:
     """A network's plans by batch size (the last batch of an epoch may be smaller)."""
 

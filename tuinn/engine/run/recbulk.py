@@ -17,7 +17,7 @@ import numpy as np
 
 from tuinn.engine.kernels import chain as K
 from tuinn.engine.kernels.recchain import epoch_lstm_classes, epoch_lstm_values
-from tuinn.engine.run.fastpath import ChainPlan, chain_supported
+from tuinn.engine.run.fastpath import ChainPlan, chain_supported, kept_plan
 
 
 def lstm_supported(prog) -> bool:
@@ -43,13 +43,7 @@ def lstm_supported(prog) -> bool:
 def lstm_plan(prog, n: int) -> "LSTMChainPlan | None":
     """The program's plan for batches of n rows (made on first use), or None when it
     cannot run them."""
-    plans = prog.__dict__.setdefault("_lstm_plans", {})
-    plan = plans.get(n)
-    if plan is None or plan.layers is not prog.layers or plan.packed is not prog.packed:
-        if not lstm_supported(prog):
-            return None
-        plan = plans[n] = LSTMChainPlan(prog, n)
-    return plan
+    return kept_plan(prog, n, "_lstm_plans", lstm_supported, LSTMChainPlan)
 
 
 class LSTMChainPlan:
