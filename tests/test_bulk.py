@@ -212,33 +212,43 @@ def test_loss_series_extend_equals_appends(seed):
         assert a == b and a.first_kept == b.first_kept
 
 
-def epoch_kernel_args(loss: str = "softmax_ce", optim: str = "sgd",
-                      dtype: str = "float64") -> tuple:
-    """Fresh arguments of the epoch kernel of a small chain, one iteration trained (the
-    optimizer's state started): two batches of 16 rows (tests/test_uncompiled.py compares
-    the kernel compiled and uncompiled on them)."""
-    prog = session(scenario([4], ["tanh"], loss, optim, dtype, batch=16)).program
-    prog.train_iteration()
-    plan = prog._plans.get(prog.x, prog.y, 16)
+def fresh_epoch_args(prog, plan, start: int) -> tuple:
+    """Fresh copies of a plan's epoch-kernel arguments for two batches from row `start`
+    of a seeded order, the optimizer's state included (tests/test_uncompiled.py compares
+    the kernels compiled and uncompiled on them)."""
     order = np.random.default_rng(0).permutation(len(prog.x))
     state = bulk._State(prog, 2)
     fresh = lambda args: tuple(a.copy() if isinstance(a, np.ndarray) else a  # noqa: E731
                                for a in args)
-    return ((prog.x, prog.y, order, 16) + fresh(plan.args) + fresh(state.args())
-            + (np.empty(2),) + state.snapshots() + (np.zeros(1, np.int64),))
+    args = fresh(plan.epoch_args(prog.x, prog.y, order, start)) + fresh(state.args())
+    return args + (np.empty(2),) + state.snapshots() + (np.zeros(1, np.int64),)
 
 
-@pytest.mark.parametrize("optim", OPTIMIZERS)
-@pytest.mark.parametrize("loss", LOSSES)
-def test_the_epoch_kernel_runs_uncompiled_as_compiled(loss, optim):
+def runs_uncompiled_as_compiled(kern, args) -> None:
+    """The kernel compiled and as it runs uncompiled (its Python) on copies of args: two
+    iterations done, every array alike, bit for bit."""
     import copy
-    args = epoch_kernel_args(loss, optim)
-    kern = F.epoch_classes if loss in ("softmax_ce", "hinge") else F.epoch_values
     a1, a2 = copy.deepcopy(args), copy.deepcopy(args)
     assert kern(*a1) == kern.py_func(*a2) == 2
     for x, y in zip(a1, a2):
         if isinstance(x, np.ndarray):
             assert x.tobytes() == y.tobytes()
+
+
+def epoch_kernel_args(loss: str = "softmax_ce", optim: str = "sgd",
+                      dtype: str = "float64") -> tuple:
+    """Fresh arguments of the epoch kernel of a small chain, one iteration trained (the
+    optimizer's state started): two batches of 16 rows."""
+    prog = session(scenario([4], ["tanh"], loss, optim, dtype, batch=16)).program
+    prog.train_iteration()
+    return fresh_epoch_args(prog, prog._plans.get(prog.x, prog.y, 16), 16)
+
+
+@pytest.mark.parametrize("optim", OPTIMIZERS)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_the_epoch_kernel_runs_uncompiled_as_compiled(loss, optim):
+    kern = F.epoch_classes if loss in ("softmax_ce", "hinge") else F.epoch_values
+    runs_uncompiled_as_compiled(kern, epoch_kernel_args(loss, optim))
 
 
 # ------------------------------------------------------------------ the dense kernels

@@ -7,12 +7,11 @@ train one by one."""
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 
-from test_bulk import both, everything, recording_chunks, same_results, session, stops_alike
+from test_bulk import (both, everything, fresh_epoch_args, recording_chunks,
+                       runs_uncompiled_as_compiled, same_results, session, stops_alike)
 from test_conv_lean import CONV_FIRST
 from test_fastpath import assert_same
 from test_fused import scenario
@@ -112,24 +111,12 @@ def test_a_plan_is_made_again_for_new_data():
 
 def conv_epoch_kernel_args(optim: str = "adam") -> tuple:
     """Fresh arguments of the CNN epoch kernel, one iteration trained (the optimizer's
-    state started): two batches of 16 (tests/test_uncompiled.py compares the kernel
-    compiled and uncompiled on them)."""
+    state started): two batches of 16."""
     prog = session(cnn(optim=optim)).program
     prog.train_iteration()
-    plan = conv_plan(prog, 16)
-    order = np.random.default_rng(0).permutation(len(prog.x))
-    state = bulk._State(prog, 2)
-    fresh = lambda args: tuple(a.copy() if isinstance(a, np.ndarray) else a  # noqa: E731
-                               for a in args)
-    args = fresh(plan.epoch_args(prog.x, prog.y, order, 13)) + fresh(state.args())
-    return args + (np.empty(2),) + state.snapshots() + (np.zeros(1, np.int64),)
+    return fresh_epoch_args(prog, conv_plan(prog, 16), 13)
 
 
 @pytest.mark.parametrize("optim", ["sgd", "adam"])
 def test_the_cnn_epoch_kernel_runs_uncompiled_as_compiled(optim):
-    args = conv_epoch_kernel_args(optim)
-    a1, a2 = copy.deepcopy(args), copy.deepcopy(args)
-    assert epoch_conv_classes(*a1) == epoch_conv_classes.py_func(*a2) == 2
-    for x, y in zip(a1, a2):
-        if isinstance(x, np.ndarray):
-            assert x.tobytes() == y.tobytes()
+    runs_uncompiled_as_compiled(epoch_conv_classes, conv_epoch_kernel_args(optim))

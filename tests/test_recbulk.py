@@ -7,7 +7,6 @@ it cannot run train one by one."""
 from __future__ import annotations
 
 import atexit
-import copy
 import os
 import shutil
 import tempfile
@@ -15,7 +14,8 @@ import tempfile
 import numpy as np
 import pytest
 
-from test_bulk import both, everything, recording_chunks, same_results, stops_alike
+from test_bulk import (both, everything, fresh_epoch_args, recording_chunks,
+                       runs_uncompiled_as_compiled, same_results, stops_alike)
 from test_fastpath import assert_same
 from tuinn.engine.build import build_session
 from tuinn.engine.kernels.recchain import epoch_lstm_classes, epoch_lstm_values
@@ -140,25 +140,13 @@ def test_networks_it_cannot_run_train_one_by_one(extra):
 
 def lstm_epoch_kernel_args(loss: str = "softmax_ce", optim: str = "adam") -> tuple:
     """Fresh arguments of an LSTM epoch kernel, one iteration trained (the optimizer's
-    state started): two batches of 8 (tests/test_uncompiled.py compares the kernels
-    compiled and uncompiled on them)."""
+    state started): two batches of 8."""
     prog = session(lstm(loss, optim)).program
     prog.train_iteration()
-    plan = lstm_plan(prog, 8)
-    order = np.random.default_rng(0).permutation(len(prog.x))
-    state = bulk._State(prog, 2)
-    fresh = lambda args: tuple(a.copy() if isinstance(a, np.ndarray) else a  # noqa: E731
-                               for a in args)
-    args = fresh(plan.epoch_args(prog.x, prog.y, order, 11)) + fresh(state.args())
-    return args + (np.empty(2),) + state.snapshots() + (np.zeros(1, np.int64),)
+    return fresh_epoch_args(prog, lstm_plan(prog, 8), 11)
 
 
 @pytest.mark.parametrize("loss,optim", [("softmax_ce", "adam"), ("mse", "momentum")])
 def test_the_lstm_epoch_kernels_run_uncompiled_as_compiled(loss, optim):
     kern = epoch_lstm_classes if loss == "softmax_ce" else epoch_lstm_values
-    args = lstm_epoch_kernel_args(loss, optim)
-    a1, a2 = copy.deepcopy(args), copy.deepcopy(args)
-    assert kern(*a1) == kern.py_func(*a2) == 2
-    for x, y in zip(a1, a2):
-        if isinstance(x, np.ndarray):
-            assert x.tobytes() == y.tobytes()
+    runs_uncompiled_as_compiled(kern, lstm_epoch_kernel_args(loss, optim))

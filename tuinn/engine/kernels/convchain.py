@@ -18,15 +18,14 @@ are its views at their offsets. Uncompiled (tuinn/engine/jit.py) it runs as Pyth
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 
 from tuinn.engine.jit import kernel
 from tuinn.engine.kernels import fused as _fused
 from tuinn.engine.kernels import flatchain as _flatchain
 from tuinn.engine.kernels.chain import keep_start
-from tuinn.engine.kernels.flatchain import (_classes_loss, _count_classes, _flat_backward,
-                                            _flat_forward, _output, _scratch, _step)
+from tuinn.engine.kernels.flatchain import (_classes_done, _classes_loss, _flat_backward,
+                                            _flat_forward, _output, _scratch)
 from tuinn.engine.kernels.fused import (conv_relu_maxpool_lean,
                                         maxpool_relu_conv_backward_lean)
 
@@ -88,10 +87,8 @@ def _make(digest: str):
             maxpool_relu_conv_backward_lean(dpool, argmax, yp, z, ps, X, rows, p, conv_w, s,
                                             False, conv_gw, conv_gb, dw_tmp, dcols, xpn,
                                             cols, dxpn, dxrn, dxpad)
-            if not abs(value) < math.inf:
-                return b
-            correct[0] += _count_classes(out, target)
-            if not _step(opt, hyper, w, g, v, m, ts, bounds):
+            if not _classes_done(value, out, target, correct, opt, hyper, w, g, v, m, ts,
+                                 bounds):
                 return b
         return count
 

@@ -247,8 +247,28 @@ def _values_loss(out, target, loss_kind, dout):
     return _bce(out, target, dout)
 
 
-_output, _classes_loss, _values_loss = (register_jitable(inline="always")(f)
-                                        for f in (_output, _classes_loss, _values_loss))
+def _classes_done(value, out, target, correct, opt, hyper, w, g, v, m, ts, bounds):
+    """After the backward pass: False for a NaN/Inf loss; else the batch's correct
+    predictions counted and the optimizer's step taken, False if it leaves a parameter
+    NaN/Inf."""
+    if not abs(value) < math.inf:
+        return False
+    correct[0] += _count_classes(out, target)
+    return _step(opt, hyper, w, g, v, m, ts, bounds)
+
+
+def _values_done(value, loss_kind, outf, tf, correct, opt, hyper, w, g, v, m, ts, bounds):
+    """_classes_done for mse and bce (bce counts count_correct_binary, mse nothing)."""
+    if not abs(value) < math.inf:
+        return False
+    if loss_kind == BCE:
+        correct[0] += _count_binary(outf, tf)
+    return _step(opt, hyper, w, g, v, m, ts, bounds)
+
+
+_output, _classes_loss, _values_loss, _classes_done, _values_done = (
+    register_jitable(inline="always")(f)
+    for f in (_output, _classes_loss, _values_loss, _classes_done, _values_done))
 
 
 def _make_epoch(digest: str):
@@ -289,10 +309,8 @@ def _make_epoch(digest: str):
             if bad[0] >= 0:
                 return b
             _flat_backward(xf, w, g, a, table, doutf, n, wt, False)
-            if not abs(value) < math.inf:
-                return b
-            correct[0] += _count_classes(out, target)
-            if not _step(opt, hyper, w, g, v, m, ts, bounds):
+            if not _classes_done(value, out, target, correct, opt, hyper, w, g, v, m, ts,
+                                 bounds):
                 return b
         return count
 
@@ -326,11 +344,8 @@ def _make_epoch(digest: str):
             value = _values_loss(out, target, loss_kind, dout)
             losses[b] = value
             _flat_backward(xf, w, g, a, table, doutf, n, wt, False)
-            if not abs(value) < math.inf:
-                return b
-            if loss_kind == BCE:
-                correct[0] += _count_binary(outf, tf)
-            if not _step(opt, hyper, w, g, v, m, ts, bounds):
+            if not _values_done(value, loss_kind, outf, tf, correct, opt, hyper, w, g, v, m,
+                                ts, bounds):
                 return b
         return count
 

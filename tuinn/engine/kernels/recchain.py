@@ -18,7 +18,6 @@ Uncompiled (tuinn/engine/jit.py) they run as Python.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 
 from numba.extending import register_jitable
@@ -26,10 +25,10 @@ from numba.extending import register_jitable
 from tuinn.engine.jit import kernel
 from tuinn.engine.kernels import flatchain as _flatchain
 from tuinn.engine.kernels import recurrent as _recurrent
-from tuinn.engine.kernels.chain import BCE, keep_start
-from tuinn.engine.kernels.flatchain import (_classes_loss, _count_binary, _count_classes,
-                                            _flat_backward, _flat_forward, _output, _scratch,
-                                            _step, _values_loss)
+from tuinn.engine.kernels.chain import keep_start
+from tuinn.engine.kernels.flatchain import (_classes_done, _classes_loss, _flat_backward,
+                                            _flat_forward, _output, _scratch, _values_done,
+                                            _values_loss)
 from tuinn.engine.kernels.recurrent import lstm_backward_kernel, lstm_forward_kernel
 
 
@@ -102,10 +101,8 @@ def _make(digest: str):
             _flat_backward(xf, w, g, a, table, doutf, n, wt, True)
             _lstm_backward(dims, w, g, table[0, 7], a, xt, gates, cs, hs, tc, dh, dc, dA,
                            dhrec, dxt, dx)
-            if not abs(value) < math.inf:
-                return b
-            correct[0] += _count_classes(out, target)
-            if not _step(opt, hyper, w, g, v, m, ts, bounds):
+            if not _classes_done(value, out, target, correct, opt, hyper, w, g, v, m, ts,
+                                 bounds):
                 return b
         return count
 
@@ -140,11 +137,8 @@ def _make(digest: str):
             _flat_backward(xf, w, g, a, table, doutf, n, wt, True)
             _lstm_backward(dims, w, g, table[0, 7], a, xt, gates, cs, hs, tc, dh, dc, dA,
                            dhrec, dxt, dx)
-            if not abs(value) < math.inf:
-                return b
-            if loss_kind == BCE:
-                correct[0] += _count_binary(outf, tf)
-            if not _step(opt, hyper, w, g, v, m, ts, bounds):
+            if not _values_done(value, loss_kind, outf, tf, correct, opt, hyper, w, g, v, m,
+                                ts, bounds):
                 return b
         return count
 
