@@ -6,9 +6,10 @@ Each iteration is what `train_iteration` does for it layer by layer, in the same
 with the same kernels, so the same bits (tests/test_convbulk.py):
 - conv_relu_maxpool_lean (kernels/fused.py) on the batch's rows, read straight from
   the data set, into the pool's output and winners;
-- the chain's forward (flatchain's `_flat_forward`) on the pooled output as a flat
+- the chain's forward (flatchain's flat_forward) on the pooled output as a flat
   (N, F*PH*PW) batch, the loss (softmax_ce or hinge) and the chain's backward, with the
-  first dense layer's dx (`dx0`): the pooled output's gradient;
+  first dense layer's dx (`dx0`): the pooled output's gradient (called, not inlined:
+  flatchain's `_called`);
 - maxpool_relu_conv_backward_lean into the conv's dW and db (no dx: nothing before it);
 - the packed optimizer step with its finite check, the correct count, the loss.
 The parameters are one packed buffer (the conv's and the chain's); the conv's W and b
@@ -24,8 +25,9 @@ from tuinn.engine.jit import kernel
 from tuinn.engine.kernels import fused as _fused
 from tuinn.engine.kernels import flatchain as _flatchain
 from tuinn.engine.kernels.chain import keep_start
-from tuinn.engine.kernels.flatchain import (_classes_done, _classes_loss, _flat_backward,
-                                            _flat_forward, _output, _scratch)
+from tuinn.engine.kernels.flatchain import (_output, _scratch, classes_done_called,
+                                            classes_loss_called, flat_backward_called,
+                                            flat_forward_called)
 from tuinn.engine.kernels.fused import (conv_relu_maxpool_lean,
                                         maxpool_relu_conv_backward_lean)
 
@@ -60,6 +62,8 @@ def _make(digest: str):
         conv_w = w[wo:wo + last_w.size].reshape(last_w.shape)   # (F, C, k, k) views
         conv_gw = g[wo:wo + last_w.size].reshape(last_w.shape)
         conv_b, conv_gb = w[bo:bo + last_b.size], g[bo:bo + last_b.size]
+        lwf = last_w.reshape(last_w.size)
+        no = n < 0              # False, as a bool: a literal False would compile the kernel anew
         count = losses.size
         out = _output(a, table, n)                           # (N, C) the batch's scores
         xf = yp.reshape(yp.size)                             # the chain's input (N * I,)
@@ -73,21 +77,23 @@ def _make(digest: str):
             rows = order[start + b * n:start + (b + 1) * n]
             conv_relu_maxpool_lean(X, rows, p, conv_w, conv_b, s, xpn, cols, ycn, yn, mn,
                                    z, ps, yp, argmax)
-            if b == count - 1:
-                last_w[...] = conv_w
-                last_b[...] = conv_b
+            if b == count - 1:                               # (loops: see recchain's)
+                for i in range(last_w.size):
+                    lwf[i] = w[wo + i]
+                for i in range(last_b.size):
+                    last_b[i] = w[bo + i]
             for i in range(n):
                 target[i] = Y[rows[i]]                       # (N,) <- (M,)
-            _flat_forward(xf, w, a, table, slopes, n, b == count - 1)
-            value = _classes_loss(out, target, loss_kind, margin, probs, dout, bad)
+            flat_forward_called(xf, w, a, table, slopes, n, b == count - 1)
+            value = classes_loss_called(out, target, loss_kind, margin, probs, dout, bad)
             losses[b] = value
             if bad[0] >= 0:
                 return b
-            _flat_backward(xf, w, g, a, table, doutf, n, wt, True)
+            flat_backward_called(xf, w, g, a, table, doutf, n, wt, True)
             maxpool_relu_conv_backward_lean(dpool, argmax, yp, z, ps, X, rows, p, conv_w, s,
-                                            False, conv_gw, conv_gb, dw_tmp, dcols, xpn,
+                                            no, conv_gw, conv_gb, dw_tmp, dcols, xpn,
                                             cols, dxpn, dxrn, dxpad)
-            if not _classes_done(value, out, target, correct, opt, hyper, w, g, v, m, ts,
+            if not classes_done_called(value, out, target, correct, opt, hyper, w, g, v, m, ts,
                                  bounds):
                 return b
         return count

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import types
 
 import numpy as np
 from numba.extending import overload, register_jitable
@@ -354,3 +355,21 @@ def _make_epoch(digest: str):
 
 _scratch = register_jitable(_scratch)            # (inlined: not a kernel of its own)
 epoch_classes, epoch_values = _make_epoch(_digest_)
+
+
+# ------------------------------------------------------- called, not inlined
+def _called(f):
+    """A copy of `f` that an epoch kernel calls rather than inlines: compiled once as a
+    function of its own. The CNN's and the LSTM's epoch kernels (kernels/convchain.py,
+    kernels/recchain.py) call these: with everything inlined one took ~30 s to compile on
+    an empty cache; a call costs a few reference counts, nothing beside an iteration of
+    theirs (W1's chain kernels above keep inlining: there the calls would show)."""
+    g = types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__,
+                           f.__closure__)
+    g.__qualname__ = f.__qualname__ + "_called"
+    return register_jitable(g)
+
+
+flat_forward_called, flat_backward_called = (register_jitable(f) for f in _make_passes())
+classes_loss_called, values_loss_called, classes_done_called, values_done_called = (
+    _called(f) for f in (_classes_loss, _values_loss, _classes_done, _values_done))

@@ -7,8 +7,9 @@ Each iteration is what `train_iteration` does for it layer by layer, in the same
 with the same kernels, so the same bits (tests/test_recbulk.py):
 - the batch's rows gathered from the data set (NetworkProgram's x.take(rows)) into xb,
   lstm_forward_kernel on it, its last h copied into the layer's y (N, H);
-- the chain's forward (flatchain's `_flat_forward`) on y, the loss, the chain's backward
-  with the first dense layer's dx (`dx0`): the gradient of y;
+- the chain's forward (flatchain's flat_forward) on y, the loss, the chain's backward
+  with the first dense layer's dx (`dx0`): the gradient of y (called, not inlined:
+  flatchain's `_called`);
 - lstm_backward_kernel with no dx (nothing before it reads one), into the packed
   gradients;
 - the packed optimizer step with its finite check, the correct count, the loss.
@@ -26,9 +27,10 @@ from tuinn.engine.jit import kernel
 from tuinn.engine.kernels import flatchain as _flatchain
 from tuinn.engine.kernels import recurrent as _recurrent
 from tuinn.engine.kernels.chain import keep_start
-from tuinn.engine.kernels.flatchain import (_classes_done, _classes_loss, _flat_backward,
-                                            _flat_forward, _output, _scratch, _values_done,
-                                            _values_loss)
+from tuinn.engine.kernels.flatchain import (_output, _scratch, classes_done_called,
+                                            classes_loss_called, flat_backward_called,
+                                            flat_forward_called, values_done_called,
+                                            values_loss_called)
 from tuinn.engine.kernels.recurrent import lstm_backward_kernel, lstm_forward_kernel
 
 
@@ -46,13 +48,19 @@ def _lstm_forward(X, rows, dims, w, xb, y, xt, xp, rec, gates, cs, hs, tc):
     """The batch X[rows] through the lstm into y (N, H): its parameters are w's spans at
     dims = (I, H, offset of Wx, of Wh, of b)."""
     I, H, wxo, who, bo = dims[0], dims[1], dims[2], dims[3], dims[4]
-    n = xb.shape[0]
-    for i in range(n):
-        xb[i] = X[rows[i]]                                           # (T, I) <- (M, T, I)
+    n, T = xb.shape[0], xb.shape[1]
+    for i in range(n):                                               # (T, I) <- (M, T, I)
+        src, dst = X[rows[i]], xb[i]                                 # (loops: an array
+        for t in range(T):                                           # assignment compiles
+            for j in range(I):                                       # its shape errors'
+                dst[t, j] = src[t, j]                                # messages, seconds)
     Wx = w[wxo:wxo + I * 4 * H].reshape(I, 4 * H)
     Wh = w[who:who + H * 4 * H].reshape(H, 4 * H)
     lstm_forward_kernel(xb, Wx, Wh, w[bo:bo + 4 * H], xt, xp, rec, gates, cs, hs, tc)
-    y[:, :] = hs[hs.shape[0] - 1]                                    # the last h
+    last = hs[T]                                                     # the last h
+    for i in range(n):
+        for j in range(H):
+            y[i, j] = last[i, j]
 
 
 @register_jitable(inline="always")
@@ -63,7 +71,8 @@ def _lstm_backward(dims, w, g, dyo, a, xt, gates, cs, hs, tc, dh, dc, dA, dhrec,
     Wx = w[wxo:wxo + I * 4 * H].reshape(I, 4 * H)
     Wh = w[who:who + H * 4 * H].reshape(H, 4 * H)
     dy3 = a[dyo:dyo + n * H].reshape(n, 1, H)
-    lstm_backward_kernel(dy3, False, False, Wx, Wh, xt, gates, cs, hs, tc, dh, dc, dA, dhrec,
+    no = n < 0              # False, as a bool: a literal False would compile the kernel anew
+    lstm_backward_kernel(dy3, no, no, Wx, Wh, xt, gates, cs, hs, tc, dh, dc, dA, dhrec,
                          dxt, dx, g[wxo:wxo + I * 4 * H].reshape(I, 4 * H),
                          g[who:who + H * 4 * H].reshape(H, 4 * H), g[bo:bo + 4 * H])
 
@@ -93,15 +102,15 @@ def _make(digest: str):
             _lstm_forward(X, rows, dims, w, xb, y, xt, xp, rec, gates, cs, hs, tc)
             for i in range(n):
                 target[i] = Y[rows[i]]                       # (N,) <- (M,)
-            _flat_forward(xf, w, a, table, slopes, n, b == count - 1)
-            value = _classes_loss(out, target, loss_kind, margin, probs, dout, bad)
+            flat_forward_called(xf, w, a, table, slopes, n, b == count - 1)
+            value = classes_loss_called(out, target, loss_kind, margin, probs, dout, bad)
             losses[b] = value
             if bad[0] >= 0:
                 return b
-            _flat_backward(xf, w, g, a, table, doutf, n, wt, True)
+            flat_backward_called(xf, w, g, a, table, doutf, n, wt, True)
             _lstm_backward(dims, w, g, table[0, 7], a, xt, gates, cs, hs, tc, dh, dc, dA,
                            dhrec, dxt, dx)
-            if not _classes_done(value, out, target, correct, opt, hyper, w, g, v, m, ts,
+            if not classes_done_called(value, out, target, correct, opt, hyper, w, g, v, m, ts,
                                  bounds):
                 return b
         return count
@@ -131,13 +140,13 @@ def _make(digest: str):
             for i in range(n):
                 for j in range(fo):
                     tf[i * fo + j] = Y[rows[i], j]           # (N, O) <- (M, O)
-            _flat_forward(xf, w, a, table, slopes, n, b == count - 1)
-            value = _values_loss(out, target, loss_kind, dout)
+            flat_forward_called(xf, w, a, table, slopes, n, b == count - 1)
+            value = values_loss_called(out, target, loss_kind, dout)
             losses[b] = value
-            _flat_backward(xf, w, g, a, table, doutf, n, wt, True)
+            flat_backward_called(xf, w, g, a, table, doutf, n, wt, True)
             _lstm_backward(dims, w, g, table[0, 7], a, xt, gates, cs, hs, tc, dh, dc, dA,
                            dhrec, dxt, dx)
-            if not _values_done(value, loss_kind, outf, tf, correct, opt, hyper, w, g, v, m,
+            if not values_done_called(value, loss_kind, outf, tf, correct, opt, hyper, w, g, v, m,
                                 ts, bounds):
                 return b
         return count

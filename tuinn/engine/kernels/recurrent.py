@@ -166,9 +166,11 @@ def _project(x, Wx, xt, xp):
     """xt = x time major; xp = xt @ Wx for all timesteps, in blocks of timesteps."""
     N, T, I = x.shape
     G = xp.shape[2]
-    for t in range(T):
-        for n in range(N):
-            xt[t, n, :] = x[n, t, :]                                  # (T, N, I)
+    for t in range(T):                                                # (T, N, I); loops, as
+        for n in range(N):                                            # below: an array
+            src, dst = x[n, t], xt[t, n]                              # assignment compiles
+            for j in range(I):                                        # its shape errors'
+                dst[j] = src[j]                                       # messages (seconds)
     xt2, xp2 = xt.reshape(T * N, I), xp.reshape(T * N, G)
     rows = _chunk_steps(N, T, I, G) * N
     for s in range(0, T * N, rows):
@@ -193,7 +195,9 @@ def _seed_dh(dh, dhrec, dy, t, seq):
             for j in range(H):
                 d[j] = r[j] + y[j]
         else:
-            d[:] = dhrec[n]
+            r = dhrec[n]
+            for j in range(H):
+                d[j] = r[j]
 
 
 @kernel
@@ -203,7 +207,9 @@ def _colsum(a, out):
     T, N, G = a.shape
     for t in range(T):
         for n in range(N):
-            out += a[t, n]
+            row = a[t, n]
+            for j in range(G):
+                out[j] += row[j]
 
 
 @kernel
@@ -223,7 +229,9 @@ def _input_grads(dA, Wx, xt, need_dx, dxt, dx, dWx, db):
             for s in range(rows, T * N, rows):
                 e = min(s + rows, T * N)
                 np.dot(xt2[s:e].T, dA2[s:e], part)
-                dWx += part
+                for i in range(I):
+                    for j in range(G):
+                        dWx[i, j] += part[i, j]
     if need_dx:
         dxt2 = dxt.reshape(T * N, I)
         for s in range(0, T * N, rows):                               # as in _project
@@ -231,7 +239,9 @@ def _input_grads(dA, Wx, xt, need_dx, dxt, dx, dWx, db):
             np.dot(dA2[s:e], Wx.T, dxt2[s:e])                         # (rows, I)
         for n in range(N):
             for t in range(T):
-                dx[n, t, :] = dxt[t, n, :]                            # (N, T, I)
+                src, dst = dxt[t, n], dx[n, t]                        # (N, T, I)
+                for j in range(I):
+                    dst[j] = src[j]
     _colsum(dA, db)
 
 
