@@ -179,6 +179,27 @@ async def test_keys_typed_while_loading_reach_the_dialog_they_open(monkeypatch):
         assert app.session.iteration == 42
 
 
+@run_async
+async def test_the_build_behind_the_first_frame_compiles_nothing(monkeypatch):
+    """The app builds its program with uncompiled kernels allowed: a kernel the build
+    calls (the epoch's shuffle) runs as Python if it has no compiled code, instead of
+    compiling on an empty cache before the screen can show anything (the warm-up
+    compiles behind); the shuffle is the same either way (tests/test_uncompiled.py)."""
+    import tuinn.engine.build as build
+    from conftest import SCENARIOS
+    from tuinn.engine import jit
+    from tuinn.scenario.loader import load_scenario
+    from tuinn.tui.app import TuinnApp
+    seen, real = [], build.build_session
+    monkeypatch.setattr(build, "build_session",
+                        lambda spec: (seen.append(jit.is_uncompiled()), real(spec))[1])
+    app = TuinnApp(load_scenario(str(SCENARIOS / "lstm.toml")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, 120)
+        assert seen == [True] and app.screen.__class__.__name__ == "NetworkScreen"
+    assert not jit.is_uncompiled()                 # the warm-up's switch, off again
+
+
 # ------------------------------------------------------------------ step list toggle
 @pytest.mark.parametrize("size, shown", [((80, 24), False), ((120, 40), True)])
 @run_async

@@ -62,9 +62,14 @@ class TuinnApp(KeysInOrder, App):
         self.run_worker(self._build, thread=True, exit_on_error=False, group="build")
 
     def _build(self) -> None:
+        from tuinn.engine import jit
         from tuinn.engine.build import build_session
         try:
-            session = build_session(self.spec)
+            # a kernel the build calls (the epoch's shuffle) runs as Python if it is not
+            # compiled yet: on an empty cache, compiling it here would hold the first
+            # screen back by a second or more (the warm-up compiles it behind)
+            with jit.uncompiled():
+                session = build_session(self.spec)
         except TuinnError as err:
             self.call_from_thread(self._failed, err)
             return
