@@ -117,6 +117,32 @@ def test_gradcheck_and_train():
     assert r.exit_code == 0 and "all 5 inputs pass" in r.output         # graphs too
 
 
+def test_train_says_it_is_compiling_beside_its_progress_bar(monkeypatch):
+    """While a kernel compiles (or loads from the cache), `tuinn train`'s progress bar
+    says so (jit.compiling's callback); the note goes when an epoch is done."""
+    from contextlib import contextmanager
+
+    from rich.progress import Progress
+
+    from tuinn import cli_print
+    from tuinn.engine import jit
+    notes, update = [], Progress.update
+
+    def recording(self, task, **kw):
+        notes.append(kw.get("note"))
+        return update(self, task, **kw)
+
+    @contextmanager
+    def compiling(before_compile):          # as if the first kernel compiled now
+        before_compile()
+        yield
+    monkeypatch.setattr(Progress, "update", recording)
+    monkeypatch.setattr(jit, "compiling", compiling)
+    r = runner.invoke(app, ["train", str(SCENARIOS / "xor.toml"), "--epochs", "2"])
+    assert r.exit_code == 0, r.output
+    assert notes[0] == cli_print.COMPILING_NOTE and notes[-1] == ""
+
+
 def test_train_stops_on_nan():
     r = runner.invoke(app, ["train", str(SCENARIOS / "lr-too-large.toml")])
     assert r.exit_code == 1

@@ -219,6 +219,10 @@ def print_gradcheck(spec: Spec, results) -> int:
     return 0
 
 
+#: beside `tuinn train`'s progress bar while a kernel compiles (or loads from the cache)
+COMPILING_NOTE = "compiling or loading kernels…"
+
+
 def run_training(spec: Spec, session, epochs: int | None, as_json: bool) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -245,13 +249,20 @@ def run_training(spec: Spec, session, epochs: int | None, as_json: bool) -> int:
                                  "loss": r.loss, "val_loss": r.val_loss, "accuracy": r.accuracy,
                                  "val_accuracy": r.val_accuracy}), flush=True)
         else:
+            from tuinn.engine import jit
             with Progress(TextColumn("epoch {task.completed}/{task.total}"), BarColumn(),
                           TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(),
+                          TextColumn("{task.fields[note]}"),
                           console=err_console, transient=True) as bar:
-                task = bar.add_task("train", total=epochs, loss="?")
-                for r in train(session, epochs):
-                    keep(r)
-                    bar.update(task, completed=r.epoch + 1, loss=fmt.num(r.loss, 4))
+                task = bar.add_task("train", total=epochs, loss="?", note="")
+
+                def compiling() -> None:       # the first run on a machine: ~10-30 s
+                    bar.update(task, note=COMPILING_NOTE)
+                with jit.compiling(compiling):
+                    for r in train(session, epochs):
+                        keep(r)
+                        bar.update(task, completed=r.epoch + 1, loss=fmt.num(r.loss, 4),
+                                   note="")
     except NonFinite as bad:
         err_console.print(Text.assemble(("stopped:", "bold red"), " ",
                                         _safe(f"{bad.where} (iteration {bad.iteration})")))
