@@ -138,6 +138,16 @@ def test_networks_it_cannot_run_train_one_by_one(extra):
     assert not training.bulk_supported(prog)
 
 
+def test_targets_that_do_not_fit_the_output_train_one_by_one():
+    """The kernel reads Y[row, :O] unchecked: data whose targets are not (M, O) in the
+    network's dtype (or not one per sequence) never reach it."""
+    prog = session(lstm("mse")).program
+    assert lstm_plan(prog, 8) is not None
+    for y in (np.zeros((M, 2)), np.zeros((M, 1), np.float32), np.zeros((M - 1, 1))):
+        prog.y = y
+        assert not lstm_supported(prog) and lstm_plan(prog, 8) is None
+
+
 def lstm_epoch_kernel_args(loss: str = "softmax_ce", optim: str = "adam") -> tuple:
     """Fresh arguments of an LSTM epoch kernel, one iteration trained (the optimizer's
     state started): two batches of 8."""

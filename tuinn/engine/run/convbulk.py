@@ -37,7 +37,8 @@ def conv_supported(prog) -> bool:
                 and chain_supported(layers[4:], prog.loss, prog.packed)
                 and layers[4].type == "dense" and layers[4].dtype == layers[0].dtype
                 and isinstance(prog.y, np.ndarray) and prog.y.dtype == np.int64
-                and prog.y.ndim == 1 and prog.y.flags.c_contiguous)
+                and prog.y.ndim == 1 and prog.y.flags.c_contiguous
+                and len(prog.y) == len(prog.x))
 
 
 def conv_plan(prog, n: int) -> "ConvChainPlan | None":

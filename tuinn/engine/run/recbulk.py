@@ -37,7 +37,8 @@ def lstm_supported(prog) -> bool:
                 and x.ndim == 3 and x.shape[1:] == (lstm.T, lstm.I) and x.flags.c_contiguous
                 and isinstance(y, np.ndarray) and y.flags.c_contiguous
                 and (y.dtype == np.int64 and y.ndim == 1 if prog.loss.is_classification
-                     else y.dtype == lstm.dtype and y.ndim == 2))
+                     else y.dtype == lstm.dtype and y.shape[1:] == tuple(layers[-1].out_shape))
+                and len(y) == len(x))
 
 
 def lstm_plan(prog, n: int) -> "LSTMChainPlan | None":
